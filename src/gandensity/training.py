@@ -1,0 +1,188 @@
+"""Seeded, cached DCGAN training (paper 000 section 4: Adam, lr 2e-4, betas (0.5, 0.999)).
+
+``train_dcgan`` is deterministic on the CPU for a given seed and thread count, and stores its result
+in the content-addressed cache (:mod:`gandensity.cache`) under a key made of the architecture, the
+training configuration, the data's fingerprint and this module's source, so that chapters share
+trained models while each chapter can still run alone.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import cache, models
+from .data import ImageData, fingerprint
+from .models import DCGANConfig, Discriminator, Generator, init_dcgan_weights
+
+__all__ = ["TrainConfig", "TrainedGAN", "train_dcgan", "recalibrate_batchnorm", "progress_enabled"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of a DCGAN run."""
+
+    epochs: int
+    batch_size: int = 64
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    seed: int = 0
+    calibration_samples: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(f"need epochs >= 1 and batch_size >= 2, got {self.epochs}, {self.batch_size}")
+
+
+class TrainedGAN(NamedTuple):
+    generator: Generator  # eval mode, parameters frozen, on the requested device
+    discriminator: Discriminator  # eval mode
+    history: dict[str, list[float]]  # per-epoch means: loss_d, loss_g, d_real, d_fake (sigmoid outputs)
+    seconds: float  # training time (of the run that built the cache entry)
+    from_cache: bool
+    path: str  # cache file
+
+    def summary(self) -> str:
+        cfg = self.generator.config
+        h = self.history
+        how = "loaded from cache" if self.from_cache else "trained"
+        return (f"DCGAN (width {cfg.width}, {cfg.channels} channel(s), latent {cfg.latent_dim}) {how}: "
+                f"{len(h['loss_d'])} epochs in {self.seconds:.0f} s; last epoch: loss D {h['loss_d'][-1]:.2f}, "
+                f"loss G {h['loss_g'][-1]:.2f}, D(real) {h['d_real'][-1]:.2f}, D(fake) {h['d_fake'][-1]:.2f}")
+
+
+def progress_enabled() -> bool:
+    """Progress bars for people, not for executed notebooks: ``GANDENSITY_PROGRESS=0/1`` decides, else a tty."""
+    flag = os.environ.get("GANDENSITY_PROGRESS")
+    if flag is not None:
+        return flag not in ("0", "false", "False", "")
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(generator: Generator, num_samples: int, *, batch_size: int = 256,
+                          seed: int = 0) -> None:
+    """Set the generator's batch-norm statistics to exact averages over ``num_samples`` fresh latents.
+
+    Densities need G in eval mode (per-sample), but the running averages kept during training mix
+    statistics of many past weights; re-estimating them for the final weights makes eval-mode samples
+    match training-mode ones.
+    """
+    device = next(generator.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    bns = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    generator.train()
+    for start in range(0, num_samples, batch_size):
+        b = min(batch_size, num_samples - start)
+        generator(torch.randn(b, generator.config.latent_dim, generator=gen).to(device))
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
+    generator.eval()
+
+
+def _train(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device: torch.device,
+           progress: bool) -> dict:
+    start = time.perf_counter()
+    gen = torch.Generator().manual_seed(config.seed)
+    with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG untouched
+        torch.manual_seed(config.seed)
+        g_net, d_net = Generator(model), Discriminator(model)
+        g_net.apply(init_dcgan_weights)
+        d_net.apply(init_dcgan_weights)
+    g_net.to(device).train()
+    d_net.to(device).train()
+    betas = (config.beta1, config.beta2)
+    opt_g = torch.optim.Adam(g_net.parameters(), config.lr, betas=betas)
+    opt_d = torch.optim.Adam(d_net.parameters(), config.lr, betas=betas)
+    n, b = images.shape[0], config.batch_size
+    steps = n // b
+    if steps < 1:
+        raise ValueError(f"batch_size {b} exceeds the number of training images {n}")
+    history: dict[str, list[float]] = {"loss_d": [], "loss_g": [], "d_real": [], "d_fake": []}
+    epochs = range(config.epochs)
+    if progress:
+        from tqdm import tqdm
+        epochs = tqdm(epochs, desc="DCGAN", unit="epoch", file=sys.stderr)
+    for _ in epochs:
+        perm = torch.randperm(n, generator=gen)
+        sums = torch.zeros(4)
+        for i in range(steps):
+            real = images[perm[i * b:(i + 1) * b]].to(device)
+            z = torch.randn(b, model.latent_dim, generator=gen).to(device)
+            fake = g_net(z)
+            ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
+            logit_real, logit_fake = d_net(real), d_net(fake.detach())
+            loss_d = (F.binary_cross_entropy_with_logits(logit_real, ones)
+                      + F.binary_cross_entropy_with_logits(logit_fake, zeros))
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            loss_g = F.binary_cross_entropy_with_logits(d_net(fake), ones)  # non-saturating loss
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            sums += torch.stack([loss_d.detach(), loss_g.detach(), torch.sigmoid(logit_real).mean().detach(),
+                                 torch.sigmoid(logit_fake).mean().detach()]).cpu()
+        for key, value in zip(history, (sums / steps).tolist()):
+            history[key].append(value)
+        if progress:
+            epochs.set_postfix(loss_d=history["loss_d"][-1], loss_g=history["loss_g"][-1])
+    recalibrate_batchnorm(g_net, config.calibration_samples, seed=config.seed)
+    d_net.eval()
+    return {"generator": {k: v.cpu() for k, v in g_net.state_dict().items()},
+            "discriminator": {k: v.cpu() for k, v in d_net.state_dict().items()},
+            "history": history, "seconds": time.perf_counter() - start}
+
+
+def train_dcgan(data: ImageData, model: DCGANConfig, config: TrainConfig, *,
+                device: str | torch.device = "cpu", use_cache: bool = True,
+                progress: bool | None = None, verbose: bool = True) -> TrainedGAN:
+    """Train (or load from the cache) a DCGAN on ``data.images`` (N, C, 32, 32) in [-1, 1].
+
+    Args:
+        data: training images; their channel count must match ``model.channels``.
+        model: architecture.
+        config: optimisation settings, including the seed.
+        device: where to train and where the returned networks live.
+        use_cache: look up and store the result in :func:`gandensity.cache.cache_dir`.
+        progress: a per-epoch progress bar; default :func:`progress_enabled`.
+        verbose: print a one-line summary when done.
+
+    Returns:
+        :class:`TrainedGAN` whose generator is in eval mode with recalibrated batch norm.
+    """
+    images = data.images
+    if images.ndim != 4 or tuple(images.shape[1:]) != (model.channels, 32, 32):
+        raise ValueError(f"DCGAN with {model.channels} channel(s) trains on images of shape (N, {model.channels}, "
+                         f"32, 32); {data.name} has shape {tuple(images.shape)} (load it with channels="
+                         f"{model.channels}, size=32)")
+    if not torch.isfinite(images).all():
+        raise ValueError(f"{data.name} contains NaN or inf pixels")
+    device = torch.device(device)
+    parts = {"model": model.as_dict(), "train": asdict(config), "data": fingerprint(data),
+             "code": cache.code_version(models, sys.modules[__name__]), "device": device.type}
+    result, hit, path = cache.cached(
+        "dcgan", parts, lambda: _train(images, model, config, device,
+                                       progress_enabled() if progress is None else progress),
+        enabled=use_cache)
+    g_net, d_net = Generator(model), Discriminator(model)
+    g_net.load_state_dict(result["generator"])
+    d_net.load_state_dict(result["discriminator"])
+    for net in (g_net, d_net):
+        net.to(device).eval().requires_grad_(False)
+    trained = TrainedGAN(g_net, d_net, result["history"], float(result["seconds"]), hit, str(path))
+    if verbose:
+        print(trained.summary())
+    return trained
