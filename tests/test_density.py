@@ -12,19 +12,11 @@ from gandensity.density import (RankDeficientJacobianError, generator_jacobian, 
                                 half_logdet_metric)
 from gandensity.models import DCGANConfig, Generator, init_dcgan_weights
 from gandensity.priors import StandardNormal, UniformBox
+from gandensity.validation import (closed_form_checks, degenerate_gaussian_log_density, dense_jacobian_checks,
+                                   dense_jacobian_log_density, graph_map, graph_map_half_logdet, sphere_patch,
+                                   sphere_patch_half_logdet)
 
 LOGDETS = ("qr", "cholesky", "svd")
-
-
-def degenerate_gaussian_log_density(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Density of x = W z + b, z ~ N(0, I_n), w.r.t. n-dim volume on range(W): pseudo-inverse and pseudo-det."""
-    n = w.shape[1]
-    cov = w @ w.T
-    eig = torch.linalg.eigvalsh(cov)
-    log_pdet = eig[-n:].log().sum()  # the n non-zero eigenvalues of W W^T
-    d = x - b
-    maha = ((d @ torch.linalg.pinv(cov, hermitian=True)) * d).sum(-1)
-    return -0.5 * n * math.log(2 * math.pi) - 0.5 * log_pdet - 0.5 * maha
 
 
 @pytest.fixture
@@ -54,32 +46,43 @@ def test_linear_generator_float32_and_finite_differences(linear):
 
 
 def test_sphere_patch_metric():
-    # G(theta, phi) = r (sin t cos p, sin t sin p, cos t): det(J^T J) = r^4 sin^2 t.
     r = 1.7
-
-    def sphere(v: torch.Tensor) -> torch.Tensor:
-        t, p = v[:, 0], v[:, 1]
-        return r * torch.stack([t.sin() * p.cos(), t.sin() * p.sin(), t.cos()], -1)
-
     z = torch.tensor([[0.3, 0.1], [1.2, -2.0], [2.5, 0.7], [-0.9, 3.0]], dtype=torch.float64)
-    want = StandardNormal().log_prob(z) - torch.log(r**2 * z[:, 0].sin().abs())
+    want = StandardNormal().log_prob(z) - sphere_patch_half_logdet(z, r)
+    torch.testing.assert_close(sphere_patch_half_logdet(z[:1], r), torch.log(r**2 * torch.sin(z[:1, 0])))
     for logdet in LOGDETS:
-        torch.testing.assert_close(generator_log_density(sphere, z, logdet=logdet), want, rtol=0, atol=1e-10)
+        torch.testing.assert_close(generator_log_density(sphere_patch(r), z, logdet=logdet), want, rtol=0, atol=1e-10)
 
 
 def test_graph_manifold_metric():
-    # G(z) = (z, a sin(w.z)): J^T J = I + g g^T with g = a cos(w.z) w, det = 1 + |g|^2.
     g = torch.Generator().manual_seed(1)
     w = torch.randn(5, generator=g, dtype=torch.float64)
-    a = 2.0
     z = torch.randn(9, 5, generator=g, dtype=torch.float64)
+    want = StandardNormal().log_prob(z) - graph_map_half_logdet(z, w, 2.0)
+    torch.testing.assert_close(generator_log_density(graph_map(w, 2.0), z), want, rtol=0, atol=1e-10)
 
-    def graph(v: torch.Tensor) -> torch.Tensor:
-        return torch.cat([v, a * torch.sin(v @ w)[:, None]], -1)
 
-    grad_sq = (a * torch.cos(z @ w)) ** 2 * w.pow(2).sum()
-    want = StandardNormal().log_prob(z) - 0.5 * torch.log1p(grad_sq)
-    torch.testing.assert_close(generator_log_density(graph, z), want, rtol=0, atol=1e-10)
+def test_closed_form_references_are_what_they_claim():
+    # The references themselves, at hand-computed points: a line in R^2, a unit sphere's equator.
+    w, b = torch.tensor([[3.0], [4.0]], dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    x = torch.tensor([[3.0, 4.0]], dtype=torch.float64)  # z = 1, |W| = 5
+    want = -0.5 * math.log(2 * math.pi) - math.log(5.0) - 0.5
+    torch.testing.assert_close(degenerate_gaussian_log_density(x, w, b), torch.tensor([want], dtype=torch.float64))
+    equator = torch.tensor([[math.pi / 2, 0.3]], dtype=torch.float64)
+    torch.testing.assert_close(sphere_patch_half_logdet(equator, 1.0), torch.zeros(1, dtype=torch.float64))
+
+
+def test_book_validation_checks_pass_and_can_fail(monkeypatch):
+    checks = closed_form_checks()
+    assert len(checks) == 9 and all(c.passed for c in checks)
+    net = small_dcgan(torch.float32)
+    z = torch.randn(3, 6, generator=torch.Generator().manual_seed(8))
+    assert all(c.passed for c in dense_jacobian_checks(net, z, tolerance=1e-3, fd_tolerance=0.1))
+    # An error of 1e-6 nats in the method under test must fail every closed-form check.
+    import gandensity.validation as validation
+    exact = validation.generator_log_density
+    monkeypatch.setattr(validation, "generator_log_density", lambda *a, **k: exact(*a, **k) + 1e-6)
+    assert not any(c.passed for c in closed_form_checks())
 
 
 def small_dcgan(dtype=torch.float64, latent: int = 6, channels: int = 1) -> Generator:
@@ -94,22 +97,11 @@ def small_dcgan(dtype=torch.float64, latent: int = 6, channels: int = 1) -> Gene
     return net.to(dtype).eval()
 
 
-def brute_force_log_density(net: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """One sample at a time: reverse-mode dense Jacobian, then slogdet of the metric."""
-    out = []
-    for zi in z:
-        jac = torch.autograd.functional.jacobian(lambda v: net(v[None]).flatten(), zi)
-        sign, logdet = torch.linalg.slogdet(jac.T.double() @ jac.double())
-        assert sign > 0
-        out.append(StandardNormal().log_prob(zi[None].double())[0] - 0.5 * logdet)
-    return torch.stack(out)
-
-
 @pytest.mark.parametrize("channels", [1, 3])
 def test_conv_generator_matches_dense_jacobian(channels):
     net = small_dcgan(channels=channels)
     z = torch.randn(5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
-    want = brute_force_log_density(net, z)
+    want = dense_jacobian_log_density(net, z)
     for logdet in LOGDETS:
         torch.testing.assert_close(generator_log_density(net, z, logdet=logdet), want, rtol=0, atol=1e-9)
     jac = generator_jacobian(net, z)

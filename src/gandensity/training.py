@@ -12,17 +12,18 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import cache, models
-from .data import ImageData, fingerprint
+from .data import ImageData, fingerprint, load
 from .models import DCGANConfig, Discriminator, Generator, init_dcgan_weights
 
-__all__ = ["TrainConfig", "TrainedGAN", "train_dcgan", "recalibrate_batchnorm", "progress_enabled"]
+__all__ = ["TrainConfig", "TrainedGAN", "train_dcgan", "dcgan_for", "recalibrate_batchnorm", "progress_enabled"]
 
 
 @dataclass(frozen=True)
@@ -186,3 +187,20 @@ def train_dcgan(data: ImageData, model: DCGANConfig, config: TrainConfig, *,
     if verbose:
         print(trained.summary())
     return trained
+
+
+def dcgan_for(config: Mapping[str, Any], *, device: str | torch.device = "cpu",
+              verbose: bool = True) -> tuple[TrainedGAN, ImageData]:
+    """Load a chapter's training data and train (or fetch) its DCGAN.
+
+    ``config`` is a chapter configuration (:func:`gandensity.profiles.chapter_config`) holding
+    ``data``, ``channels``, ``width``, ``epochs``, ``batch_size``, ``seed`` and ``data_root``; chapters
+    with equal values share one cache entry.
+
+    Returns:
+        ``(trained GAN, training data)``.
+    """
+    train = load(config["data"], data_root=config["data_root"], split="train", channels=config["channels"])
+    model = DCGANConfig(channels=config["channels"], width=config["width"])
+    run = TrainConfig(epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"])
+    return train_dcgan(train, model, run, device=device, verbose=verbose), train

@@ -1,0 +1,63 @@
+# gandensity: build the book and test everything. Each target sets up .venv on first use.
+#   make book                                   execute every chapter (PROFILE=cpu) and build _build/html
+#   make test                                   unit tests, nbval of the published chapters, strict book build, browser test
+#   make chapter NB=a1_exact_density PROFILE=smoke   rerun one chapter into book/
+#   make html                                   build the HTML from the notebooks already in book/
+#   make bench                                  run the benchmarks
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?= cpu
+NOTEBOOKS := $(sort $(wildcard notebooks/*.py))
+# Executed notebooks print summaries, not progress bars; nothing else differs.
+export GANDENSITY_PROGRESS ?= 0
+export PYTHONHASHSEED := 0
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: venv book chapter html html-strict test unit nbval browser bench clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+book: venv
+	for nb in $(NOTEBOOKS); do $(MAKE) --no-print-directory chapter NB=$$(basename $$nb .py) PROFILE=$(PROFILE); done
+	$(MAKE) --no-print-directory html
+
+# Execute into a temporary file and move it into place only on success: a failed run never
+# replaces the published chapter.
+chapter: venv
+	@test -n "$(NB)" || { echo "usage: make chapter NB=<name in notebooks/> [PROFILE=smoke|cpu|paper]"; exit 2; }
+	@test -f notebooks/$(NB).py || { echo "no notebooks/$(NB).py; chapters: $(notdir $(NOTEBOOKS))"; exit 2; }
+	jupytext --to ipynb -o - notebooks/$(NB).py \
+	  | papermill - book/.$(NB).tmp.ipynb -k python3 -p profile $(PROFILE) --cwd book --no-progress-bar
+	mv book/.$(NB).tmp.ipynb book/$(NB).ipynb
+
+html: venv
+	jupyter-book build . --builder html
+	@echo "HTML: $(abspath _build/html/index.html)"
+
+html-strict: venv
+	jupyter-book build . --builder html -W -n --keep-going
+
+unit: venv
+	python -m pytest tests -m "not browser" -q
+
+nbval: venv
+	python -m pytest --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider book/*.ipynb -q
+
+browser: venv
+	python -m pytest tests -m browser -q
+
+test: unit nbval html-strict browser
+
+bench: venv
+	for b in benchmarks/*.py; do python $$b; done
+
+clean:
+	rm -rf _build book/.*.tmp.ipynb

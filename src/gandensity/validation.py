@@ -1,0 +1,122 @@
+"""Reference densities that do not use :mod:`gandensity.density`, for tests and for the book.
+
+Each reference reaches the answer by a different route than the Jacobian + QR of the package:
+- a linear generator x = W z + b pushes N(0, I) to a degenerate Gaussian, whose density on range(W)
+  follows from the pseudo-inverse and pseudo-determinant of W W^T;
+- a sphere patch (theta, phi) -> r (sin t cos p, sin t sin p, cos t) has det(J^T J) = r^4 sin^2 t;
+- a graph z -> (z, a sin(w.z)) has J^T J = I + g g^T, det = 1 + |g|^2 (matrix determinant lemma);
+- any network: a dense reverse-mode Jacobian, one sample at a time, and ``slogdet`` of J^T J.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import torch
+
+from .density import LOGDET_METHODS, generator_log_density
+from .priors import Prior, StandardNormal
+
+__all__ = ["Check", "degenerate_gaussian_log_density", "sphere_patch", "sphere_patch_half_logdet", "graph_map",
+           "graph_map_half_logdet", "dense_jacobian_log_density", "closed_form_checks", "dense_jacobian_checks"]
+
+
+class Check(NamedTuple):
+    """One comparison of ``generator_log_density`` against a reference."""
+
+    case: str
+    method: str
+    max_abs_error: float
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        return self.max_abs_error <= self.tolerance
+
+
+def degenerate_gaussian_log_density(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """log-density of x (B, m) under x = W z + b, z ~ N(0, I_n), w.r.t. n-dim volume on range(W) -> (B,)."""
+    n = w.shape[1]
+    cov = w @ w.T
+    log_pdet = torch.linalg.eigvalsh(cov)[-n:].log().sum()  # the n non-zero eigenvalues of W W^T
+    d = x - b
+    maha = ((d @ torch.linalg.pinv(cov, hermitian=True)) * d).sum(-1)
+    return -0.5 * n * math.log(2 * math.pi) - 0.5 * log_pdet - 0.5 * maha
+
+
+def sphere_patch(radius: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """(B, 2) angles (theta, phi) -> (B, 3) points on the sphere of the given radius."""
+    def g(v: torch.Tensor) -> torch.Tensor:
+        t, p = v[:, 0], v[:, 1]
+        return radius * torch.stack([t.sin() * p.cos(), t.sin() * p.sin(), t.cos()], -1)
+    return g
+
+
+def sphere_patch_half_logdet(z: torch.Tensor, radius: float) -> torch.Tensor:
+    """1/2 log det(J^T J) = log(r^2 |sin theta|) -> (B,)."""
+    return torch.log(radius**2 * z[:, 0].sin().abs())
+
+
+def graph_map(w: torch.Tensor, a: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """(B, n) -> (B, n + 1): the graph of a sin(w.z)."""
+    return lambda v: torch.cat([v, a * torch.sin(v @ w)[:, None]], -1)
+
+
+def graph_map_half_logdet(z: torch.Tensor, w: torch.Tensor, a: float) -> torch.Tensor:
+    """1/2 log(1 + |a cos(w.z) w|^2) -> (B,)."""
+    return 0.5 * torch.log1p((a * torch.cos(z @ w)) ** 2 * w.pow(2).sum())
+
+
+def dense_jacobian_log_density(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
+                               prior: Prior | None = None) -> torch.Tensor:
+    """Brute force, one sample at a time: dense reverse-mode Jacobian, float64 slogdet of J^T J -> (B,)."""
+    prior = prior if prior is not None else StandardNormal()
+    out = []
+    for zi in z:  # deliberately naive: this is the reference, not the method
+        jac = torch.autograd.functional.jacobian(lambda v: generator(v[None]).flatten(), zi).double()
+        sign, logdet = torch.linalg.slogdet(jac.T @ jac)
+        out.append(prior.log_prob(zi[None].double())[0] - 0.5 * logdet if sign > 0 else torch.tensor(math.inf))
+    return torch.stack(out)
+
+
+def _errors(case: str, got: Callable[[str], torch.Tensor], want: torch.Tensor, tol: float) -> list[Check]:
+    return [Check(case, method, (got(method) - want).abs().max().item(), tol) for method in LOGDET_METHODS]
+
+
+def closed_form_checks(seed: int = 0) -> list[Check]:
+    """``generator_log_density`` (float64, every log-det method) against the three closed forms."""
+    g = torch.Generator().manual_seed(seed)
+    f64 = torch.float64
+    w, b = torch.randn(64, 8, generator=g, dtype=f64), torch.randn(64, generator=g, dtype=f64)
+    z = torch.randn(32, 8, generator=g, dtype=f64)
+    linear = lambda v: v @ w.T + b  # noqa: E731
+    checks = _errors("linear generator R^8 -> R^64 (degenerate Gaussian)",
+                     lambda m: generator_log_density(linear, z, logdet=m),
+                     degenerate_gaussian_log_density(linear(z), w, b), 1e-8)
+
+    r = 1.7
+    angles = torch.rand(32, 2, generator=g, dtype=f64) * torch.tensor([3.0, 6.2], dtype=f64) + 0.07
+    checks += _errors("sphere patch R^2 -> R^3 (det = r^4 sin^2 theta)",
+                      lambda m: generator_log_density(sphere_patch(r), angles, logdet=m),
+                      StandardNormal().log_prob(angles) - sphere_patch_half_logdet(angles, r), 1e-8)
+
+    wg = torch.randn(6, generator=g, dtype=f64)
+    zg = torch.randn(32, 6, generator=g, dtype=f64)
+    checks += _errors("graph of a sin(w.z), R^6 -> R^7 (det = 1 + |grad|^2)",
+                      lambda m: generator_log_density(graph_map(wg, 2.0), zg, logdet=m),
+                      StandardNormal().log_prob(zg) - graph_map_half_logdet(zg, wg, 2.0), 1e-8)
+    return checks
+
+
+def dense_jacobian_checks(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
+                          tolerance: float, fd_tolerance: float) -> list[Check]:
+    """``generator_log_density`` of a network (every log-det method, and finite differences for QR)
+    against the brute-force dense Jacobian; the tolerances bound the max absolute error in nats.
+    Central differences err by O(h^2) + O(eps/h) per entry, hence their own, looser bound."""
+    want = dense_jacobian_log_density(generator, z)
+    checks = _errors("network vs dense Jacobian + slogdet",
+                     lambda m: generator_log_density(generator, z, logdet=m), want, tolerance)
+    fd = generator_log_density(generator, z, jacobian="finite_difference")
+    checks.append(Check("network, finite-difference Jacobian", "qr", (fd - want).abs().max().item(), fd_tolerance))
+    return checks

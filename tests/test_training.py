@@ -1,0 +1,75 @@
+"""DCGAN architecture and seeded, cached training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gandensity.data import ImageData
+from gandensity.models import DCGANConfig, Discriminator, Generator
+from gandensity.training import TrainConfig, recalibrate_batchnorm, train_dcgan
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANDENSITY_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def tiny_data(n: int = 64, channels: int = 1) -> ImageData:
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(n, channels, 32, 32, generator=g) * 2 - 1
+    return ImageData(images, torch.zeros(n, dtype=torch.long), "noise", "uniform noise for tests")
+
+
+def test_architecture_shapes_and_paper_layout():
+    cfg = DCGANConfig(latent_dim=100, channels=3, width=8)
+    g, d = Generator(cfg), Discriminator(cfg)
+    assert g(torch.randn(5, 100)).shape == (5, 3, 32, 32)
+    assert d(torch.randn(5, 3, 32, 32)).shape == (5,)
+    convs = [m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert len(convs) == 4 and all(m.kernel_size == (4, 4) for m in convs)
+    assert d.features(torch.randn(2, 3, 32, 32)).shape == (2, 32, 4, 4)  # third conv layer (for a Q network)
+    with pytest.raises(ValueError, match=r"shape \(B, 100\)"):
+        g(torch.randn(5, 10))
+    with pytest.raises(ValueError, match="channels must be 1"):
+        DCGANConfig(channels=2)
+
+
+def test_training_is_deterministic_and_cached():
+    cfg, run = DCGANConfig(channels=1, width=4, latent_dim=8), TrainConfig(epochs=2, batch_size=16, seed=3,
+                                                                           calibration_samples=64)
+    a = train_dcgan(tiny_data(), cfg, run, use_cache=False, progress=False, verbose=False)
+    b = train_dcgan(tiny_data(), cfg, run, progress=False, verbose=False)
+    c = train_dcgan(tiny_data(), cfg, run, progress=False, verbose=False)
+    assert not a.from_cache and not b.from_cache and c.from_cache
+    for x, y in zip(a.generator.state_dict().values(), c.generator.state_dict().values()):
+        assert torch.equal(x, y)
+    assert a.history == c.history and len(a.history["loss_d"]) == 2
+    assert not c.generator.training and not any(p.requires_grad for p in c.generator.parameters())
+    other = train_dcgan(tiny_data(), cfg, TrainConfig(epochs=2, batch_size=16, seed=4, calibration_samples=64),
+                        progress=False, verbose=False)
+    assert not other.from_cache
+    assert not torch.equal(other.generator.net[0].weight, a.generator.net[0].weight)
+
+
+def test_training_rejects_mismatched_data():
+    with pytest.raises(ValueError, match="channels=3"):
+        train_dcgan(tiny_data(channels=1), DCGANConfig(channels=3, width=4), TrainConfig(epochs=1), use_cache=False)
+    bad = tiny_data()
+    bad.images[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        train_dcgan(bad, DCGANConfig(channels=1, width=4), TrainConfig(epochs=1), use_cache=False)
+
+
+def test_recalibrated_eval_mode_matches_large_batch_training_mode():
+    torch.manual_seed(0)
+    g = Generator(DCGANConfig(latent_dim=8, channels=1, width=4))
+    for m in g.modules():  # stale running statistics, as after training
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.fill_(3.0)
+    recalibrate_batchnorm(g, 8192, batch_size=8192)
+    z = torch.randn(8192, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        eval_out = g.eval()(z)
+        train_out = g.train()(z)
+    assert (eval_out - train_out).abs().mean() < 0.02
