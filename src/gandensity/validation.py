@@ -97,13 +97,13 @@ def closed_form_checks(seed: int = 0) -> list[Check]:
 
     r = 1.7
     angles = torch.rand(32, 2, generator=g, dtype=f64) * torch.tensor([3.0, 6.2], dtype=f64) + 0.07
-    checks += _errors("sphere patch R^2 -> R^3 (det = r^4 sin^2 theta)",
+    checks += _errors("sphere patch R^2 -> R^3 (det = r⁴ sin²θ)",
                       lambda m: generator_log_density(sphere_patch(r), angles, logdet=m),
                       StandardNormal().log_prob(angles) - sphere_patch_half_logdet(angles, r), 1e-8)
 
     wg = torch.randn(6, generator=g, dtype=f64)
     zg = torch.randn(32, 6, generator=g, dtype=f64)
-    checks += _errors("graph of a sin(w.z), R^6 -> R^7 (det = 1 + |grad|^2)",
+    checks += _errors("graph of a sin(w.z), R^6 -> R^7 (det = 1 + ‖g‖²)",
                       lambda m: generator_log_density(graph_map(wg, 2.0), zg, logdet=m),
                       StandardNormal().log_prob(zg) - graph_map_half_logdet(zg, wg, 2.0), 1e-8)
     return checks
