@@ -12,7 +12,7 @@ from gandensity.density import (RankDeficientJacobianError, generator_jacobian, 
                                 half_logdet_metric)
 from gandensity.models import DCGANConfig, Generator, init_dcgan_weights
 from gandensity.priors import StandardNormal, UniformBox
-from gandensity.validation import (closed_form_checks, degenerate_gaussian_log_density, dense_jacobian_checks,
+from gandensity.validation import (checks_table, closed_form_checks, degenerate_gaussian_log_density, dense_jacobian_checks,
                                    dense_jacobian_log_density, graph_map, graph_map_half_logdet, sphere_patch,
                                    sphere_patch_half_logdet)
 
@@ -75,6 +75,9 @@ def test_closed_form_references_are_what_they_claim():
 def test_book_validation_checks_pass_and_can_fail(monkeypatch):
     checks = closed_form_checks()
     assert len(checks) == 9 and all(c.passed for c in checks)
+    table = checks_table(checks).splitlines()
+    assert table[0] == "| case | qr | cholesky | svd | tolerance | passed |" and len(table) == 5
+    assert all(line.endswith("| True |") for line in table[2:])
     net = small_dcgan(torch.float32)
     z = torch.randn(3, 6, generator=torch.Generator().manual_seed(8))
     assert all(c.passed for c in dense_jacobian_checks(net, z, tolerance=1e-3, fd_tolerance=0.1))

@@ -77,6 +77,12 @@ class ChapterConfig(Mapping[str, Any]):
         items = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
         return f"ChapterConfig({self.chapter!r}, profile={self.profile!r}: {items})"
 
+    def __str__(self) -> str:
+        width = max(map(len, self._values))
+        lines = [f"{self.chapter} at profile {self.profile!r}:"]
+        lines += [f"  {k:<{width}} = {v!r}" for k, v in self._values.items()]
+        return "\n".join(lines)
+
 
 def chapter_config(chapter: str, profile: str = "cpu", **overrides: Any) -> ChapterConfig:
     """Settings of ``chapter`` at ``profile``, with ``overrides`` applied.

@@ -56,8 +56,9 @@ class TrainedGAN(NamedTuple):
         h = self.history
         how = "loaded from cache" if self.from_cache else "trained"
         return (f"DCGAN (width {cfg.width}, {cfg.channels} channel(s), latent {cfg.latent_dim}) {how}: "
-                f"{len(h['loss_d'])} epochs in {self.seconds:.0f} s; last epoch: loss D {h['loss_d'][-1]:.2f}, "
-                f"loss G {h['loss_g'][-1]:.2f}, D(real) {h['d_real'][-1]:.2f}, D(fake) {h['d_fake'][-1]:.2f}")
+                f"{len(h['loss_d'])} epochs in {self.seconds:.0f} s\n"
+                f"last epoch: loss D {h['loss_d'][-1]:.2f}, loss G {h['loss_g'][-1]:.2f}, "
+                f"D(real) {h['d_real'][-1]:.2f}, D(fake) {h['d_fake'][-1]:.2f}")
 
 
 def progress_enabled() -> bool:

@@ -18,7 +18,7 @@ import torch
 from .density import LOGDET_METHODS, generator_log_density
 from .priors import Prior, StandardNormal
 
-__all__ = ["Check", "degenerate_gaussian_log_density", "sphere_patch", "sphere_patch_half_logdet", "graph_map",
+__all__ = ["Check", "checks_table", "degenerate_gaussian_log_density", "sphere_patch", "sphere_patch_half_logdet", "graph_map",
            "graph_map_half_logdet", "dense_jacobian_log_density", "closed_form_checks", "dense_jacobian_checks"]
 
 
@@ -33,6 +33,20 @@ class Check(NamedTuple):
     @property
     def passed(self) -> bool:
         return self.max_abs_error <= self.tolerance
+
+
+def checks_table(checks: list[Check]) -> str:
+    """A Markdown table: one row per case, the max absolute error (nats) of each method, the tolerance."""
+    methods = list(dict.fromkeys(c.method for c in checks))
+    rows: dict[str, dict[str, Check]] = {}
+    for c in checks:
+        rows.setdefault(c.case, {})[c.method] = c
+    lines = ["| case | " + " | ".join(methods) + " | tolerance | passed |", "|" + "---|" * (len(methods) + 3)]
+    for case, by_method in rows.items():
+        errors = " | ".join(f"{by_method[m].max_abs_error:.1e}" if m in by_method else "" for m in methods)
+        tol = next(iter(by_method.values())).tolerance
+        lines.append(f"| {case} | {errors} | {tol:.0e} | {all(c.passed for c in by_method.values())} |")
+    return "\n".join(lines)
 
 
 def degenerate_gaussian_log_density(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -115,8 +129,8 @@ def dense_jacobian_checks(generator: Callable[[torch.Tensor], torch.Tensor], z: 
     against the brute-force dense Jacobian; the tolerances bound the max absolute error in nats.
     Central differences err by O(h^2) + O(eps/h) per entry, hence their own, looser bound."""
     want = dense_jacobian_log_density(generator, z)
-    checks = _errors("network vs dense Jacobian + slogdet",
+    checks = _errors("trained network: forward-mode Jacobian vs dense reverse-mode Jacobian + slogdet",
                      lambda m: generator_log_density(generator, z, logdet=m), want, tolerance)
     fd = generator_log_density(generator, z, jacobian="finite_difference")
-    checks.append(Check("network, finite-difference Jacobian", "qr", (fd - want).abs().max().item(), fd_tolerance))
+    checks.append(Check("trained network: finite-difference Jacobian vs the same reference", "qr", (fd - want).abs().max().item(), fd_tolerance))
     return checks
