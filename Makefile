@@ -30,7 +30,7 @@ book: venv
 	$(MAKE) --no-print-directory html
 
 # Execute into a temporary file and move it into place only on success: a failed run never
-# replaces the published chapter.
+# replaces the published chapter (its partial output stays in book/.<name>.tmp.ipynb to inspect).
 chapter: venv
 	@test -n "$(NB)" || { echo "usage: make chapter NB=<name in notebooks/> [PROFILE=smoke|cpu|paper]"; exit 2; }
 	@test -f notebooks/$(NB).py || { echo "no notebooks/$(NB).py; chapters: $(notdir $(NOTEBOOKS))"; exit 2; }
