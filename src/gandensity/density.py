@@ -62,7 +62,7 @@ def _check_generator(generator: Generator) -> None:
                              "depends on the rest of the batch; call generator.eval() first")
 
 
-def _output_size(generator: Generator, z: torch.Tensor) -> int:
+def _check_output_shape(generator: Generator, z: torch.Tensor) -> None:
     with torch.no_grad():
         x = generator(z[:1])
     if not isinstance(x, torch.Tensor) or x.ndim < 1 or x.shape[0] != 1:
@@ -72,7 +72,16 @@ def _output_size(generator: Generator, z: torch.Tensor) -> int:
     if m < z.shape[1]:
         raise ValueError(f"the generator output has {m} numbers per sample but the latent has n={z.shape[1]}: "
                          "J^T J (n x n) has rank <= m < n, so no n-dimensional density exists")
-    return m
+
+
+def _check_call(generator: Generator, z: torch.Tensor, method: str, chunk_size: int) -> None:
+    _check_latents(z)
+    _check_generator(generator)
+    if method not in JACOBIAN_METHODS:
+        raise ValueError(f"unknown Jacobian method {method!r}; choose one of {JACOBIAN_METHODS}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    _check_output_shape(generator, z)
 
 
 def _check_outputs(x: torch.Tensor) -> None:
@@ -95,15 +104,13 @@ def generator_jacobian(generator: Generator, z: torch.Tensor, *, method: Jacobia
     Returns:
         (B, m, n) tensor in z's dtype, m = number of output values per sample.
     """
-    _check_latents(z)
-    _check_generator(generator)
-    if method not in JACOBIAN_METHODS:
-        raise ValueError(f"unknown Jacobian method {method!r}; choose one of {JACOBIAN_METHODS}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    _output_size(generator, z)
-    n = z.shape[1]
+    _check_call(generator, z, method, chunk_size)
+    return _jacobian(generator, z, method, chunk_size, fd_step)
 
+
+def _jacobian(generator: Generator, z: torch.Tensor, method: JacobianMethod, chunk_size: int,
+              fd_step: float | None) -> torch.Tensor:
+    n = z.shape[1]
     if method == "forward":
         def single(z1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # (n,) -> (m,), twice
             out = generator(z1.unsqueeze(0)).reshape(-1)
@@ -199,7 +206,9 @@ def generator_log_density(generator: Generator, z: torch.Tensor, *, prior: Prior
         (B,) float64 tensor of log-densities (nats, with respect to n-dimensional volume on the manifold).
         Computed without an autograd graph.
     """
-    _check_latents(z)
+    _check_call(generator, z, jacobian, chunk_size)
+    if logdet not in LOGDET_METHODS:
+        raise ValueError(f"unknown log-det method {logdet!r}; choose one of {LOGDET_METHODS}")
     if on_singular not in ("warn", "raise"):
         raise ValueError(f"on_singular must be 'warn' or 'raise', got {on_singular!r}")
     prior = prior if prior is not None else StandardNormal()
@@ -209,7 +218,7 @@ def generator_log_density(generator: Generator, z: torch.Tensor, *, prior: Prior
     # Small chunks of samples keep the n tangents' activations in cache (faster than big batches).
     with torch.no_grad():
         for zc in z.split(chunk_size):
-            jac = generator_jacobian(generator, zc, method=jacobian, chunk_size=chunk_size, fd_step=fd_step)
+            jac = _jacobian(generator, zc, jacobian, chunk_size, fd_step)
             half, singular = half_logdet_metric(jac, method=logdet)
             parts.append(half)
             masks.append(singular)
