@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jupytext
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+CPU_BUDGET_S = 180  # DEVELOPERS.md: a chapter's cpu profile runs in at most 3 minutes on 2 cores
 SOURCES = sorted((ROOT / "notebooks").glob("*.py"))
 
 
@@ -44,3 +46,12 @@ def test_every_chapter_is_in_the_table_of_contents():
     yaml.safe_load(toc)
     for source in SOURCES:
         assert f"book/{source.stem}" in toc, f"{source.stem} is not in _toc.yml"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_published_chapter_states_its_runtime_within_budget(source: Path):
+    out = json.loads((ROOT / "book" / f"{source.stem}.ipynb").read_text())
+    text = "".join("".join(o.get("text", "")) for c in out["cells"] for o in c.get("outputs", []))
+    match = re.search(r"profile cpu: chapter ran in (\d+) s", text)
+    assert match, "a chapter ends by printing 'profile <p>: chapter ran in <s> s'"
+    assert int(match.group(1)) <= CPU_BUDGET_S

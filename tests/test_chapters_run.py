@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 
 import jupytext
@@ -17,6 +18,8 @@ import papermill
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
+SMOKE_BUDGET_S = 30  # DEVELOPERS.md: a chapter's smoke profile runs in at most 30 s
 
 
 def write_fake_mnist(root: Path, n_train: int = 128, n_test: int = 20) -> None:
@@ -41,6 +44,18 @@ def execute(chapter: str, tmp_path: Path, **parameters) -> dict:
 
 def text_of(nb: dict) -> str:
     return "\n".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_smoke_profile_runs_within_budget(chapter, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANDENSITY_CACHE_DIR", str(tmp_path / "cache"))  # nothing cached: the worst case
+    monkeypatch.setenv("GANDENSITY_PROGRESS", "0")
+    start = time.perf_counter()
+    nb = execute(chapter, tmp_path, profile="smoke")
+    seconds = time.perf_counter() - start
+    assert "profile: smoke" in text_of(nb)
+    assert seconds <= SMOKE_BUDGET_S, f"{chapter} at smoke took {seconds:.0f} s > {SMOKE_BUDGET_S} s"
 
 
 @pytest.mark.slow
