@@ -28,6 +28,8 @@ __all__ = [
     "generator_jacobian",
     "half_logdet_metric",
     "generator_log_density",
+    "stochastic_logdet",
+    "metric_matvec",
 ]
 
 Generator = Callable[[torch.Tensor], torch.Tensor]
@@ -231,3 +233,8 @@ def generator_log_density(generator: Generator, z: torch.Tensor, *, prior: Prior
             raise RankDeficientJacobianError(msg)
         warnings.warn(msg, RuntimeWarning, stacklevel=2)
     return prior.log_prob(z.to(torch.float64)) - half_logdet
+
+
+# The stochastic estimator (paper 001) lives in its own module; it is re-exported here because
+# ``gandensity.density`` is where callers look for every density computation.
+from .spectral import metric_matvec, stochastic_logdet  # noqa: E402
