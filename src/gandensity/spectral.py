@@ -115,19 +115,20 @@ def power_method(matvec: Matvec, start: torch.Tensor, iters: int) -> torch.Tenso
     return (v * matvec(v)).sum(1)
 
 
-def chebyshev_coefficients(f: Callable[[torch.Tensor], torch.Tensor], order: int,
-                           dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Coefficients c_0..c_m of the order-m Chebyshev interpolant of f on [-1, 1]: (m + 1,) tensor.
+def chebyshev_coefficients(f: Callable[[torch.Tensor], torch.Tensor], order: int) -> torch.Tensor:
+    """Coefficients c_0..c_m of the order-m Chebyshev interpolant of f on [-1, 1], in float64.
 
-    Nodes x_k = cos(pi (k + 1/2) / (m + 1)); c_0 = mean f(x_k), c_i = 2/(m + 1) sum_k f(x_k) T_i(x_k).
+    Nodes x_k = cos(pi (k + 1/2) / (m + 1)); c_0 = mean_k f(x_k), c_i = 2/(m + 1) sum_k f(x_k) T_i(x_k).
+    ``f`` maps the (m + 1,) float64 nodes to (..., m + 1) values (a batch of functions); the result is
+    (..., m + 1).
     """
     k = torch.arange(order + 1, dtype=torch.float64)
     theta = math.pi * (k + 0.5) / (order + 1)
     fx = f(torch.cos(theta))
     # T_i(cos theta) = cos(i theta)
-    c = (2.0 / (order + 1)) * (torch.cos(k[:, None] * theta[None, :]) * fx[None, :]).sum(1)
-    c[0] /= 2
-    return c.to(dtype)
+    c = (2.0 / (order + 1)) * fx @ torch.cos(k[:, None] * theta[None, :]).to(fx.device).T
+    c[..., 0] /= 2
+    return c
 
 
 def _infer_batch(matvec: Matvec, dim: int, dtype: torch.dtype, device: torch.device) -> int:
@@ -163,7 +164,8 @@ def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int 
         seed: seeds the probes and the power method's start (drawn on the CPU, so equal on every device).
         vectorize: push all p probes through one ``torch.func.vmap``-ed call of ``matvec`` (fast); ``False``
             loops over probes, for matvecs that vmap cannot trace.
-        dtype, device: of the probe vectors; read from ``matvec.dtype``/``.device`` if present, else float32/CPU.
+        dtype, device: of the probe vectors; read from ``matvec.dtype``/``.device`` if present, else the default
+            dtype and the CPU.
         return_lambda_max: return :class:`LogdetEstimate` (logdet, lambda_max) instead of the (B,) tensor.
 
     Returns:
@@ -180,7 +182,7 @@ def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int 
         raise ValueError(f"g must be >= 1 (a multiplier on the power method's estimate), got {g}")
     if not eps > 0:
         raise ValueError(f"eps must be > 0 (the assumed lower bound of the spectrum), got {eps}")
-    dtype = dtype or getattr(matvec, "dtype", None) or torch.float32
+    dtype = dtype or getattr(matvec, "dtype", None) or torch.get_default_dtype()
     device = torch.device(device or getattr(matvec, "device", None) or "cpu")
     if batch_size is None:
         batch_size = getattr(matvec, "batch_size", None) or _infer_batch(matvec, dim, dtype, device)
@@ -200,14 +202,10 @@ def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int 
     if method == "chebyshev":
         scale = eps + nu  # (B,); A_bar = A / scale has spectrum in [a, b], a + b = 1
         a, b = eps / scale, nu / scale
-        # The coefficients of log(phi(x)) depend on a (per matrix): (B, m + 1), computed in float64.
-        k = torch.arange(order + 1, dtype=torch.float64, device=device)
-        theta = math.pi * (k + 0.5) / (order + 1)
-        a64, b64 = a.double()[:, None], b.double()[:, None]
-        fx = torch.log((b64 - a64) / 2 * torch.cos(theta)[None, :] + (b64 + a64) / 2)  # (B, m + 1)
-        c = (2.0 / (order + 1)) * fx @ torch.cos(k[:, None] * theta[None, :]).T
-        c[:, 0] /= 2
-        c = c.to(dtype).T[:, None, :, None]  # (m + 1, 1, B, 1): broadcast over probes and coordinates
+        # The coefficients of log(phi(x)) depend on a and b, so on each matrix: (B, m + 1).
+        a64, b64 = a.double().cpu()[:, None], b.double().cpu()[:, None]
+        c = chebyshev_coefficients(lambda x: torch.log((b64 - a64) / 2 * x + (b64 + a64) / 2), order)
+        c = c.to(dtype=dtype, device=device).T[:, None, :, None]  # (m + 1, 1, B, 1): over probes, coordinates
         # phi^{-1}(A_bar) w = (2 A w / scale - (a + b) w) / (b - a)
         alpha = (2 / (scale * (b - a)))[None, :, None]
         beta = (1 / (b - a))[None, :, None]
