@@ -14,7 +14,9 @@ import torch
 from torch import nn
 
 from gandensity.density import metric_matvec, stochastic_logdet
-from gandensity.spectral import chebyshev_coefficients, exact_metric, power_method
+from gandensity.spectral import chebyshev_coefficients, exact_metric, polynomial_logdet, power_method
+from gandensity.validation import dense_matvec, logdet_route_costs, metric_logdet
+from gandensity.validation import spd_with_spectrum as spd
 
 @pytest.fixture(autouse=True)
 def _float64():
@@ -22,18 +24,6 @@ def _float64():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(old)
-
-
-def spd(eigenvalues: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """(B, n, n) symmetric matrices with the given (B, n) eigenvalues and random eigenvectors."""
-    g = torch.Generator().manual_seed(seed)
-    Q = torch.linalg.qr(torch.randn(*eigenvalues.shape, eigenvalues.shape[-1], generator=g,
-                                    dtype=torch.float64))[0]
-    return Q @ torch.diag_embed(eigenvalues) @ Q.transpose(1, 2)
-
-
-def dense_matvec(A: torch.Tensor):
-    return lambda V: (A @ V.unsqueeze(-1)).squeeze(-1)
 
 
 def chebyshev_polynomial_logdet(eigenvalues: torch.Tensor, order: int, eps: float, nu: float) -> float:
@@ -66,6 +56,13 @@ def test_diagonal_matrix_gives_the_polynomial_exactly(order):
     assert abs(lam_max.item() - 9.0) < 1e-8
     ref = chebyshev_polynomial_logdet(lam[0], order, eps=0.1, nu=9.0)
     assert abs(est.item() - ref) < 1e-10
+    assert abs(polynomial_logdet(lam, order=order, eps=0.1, nu=9.0).item() - ref) < 1e-10
+    taylor = stochastic_logdet(dense_matvec(A), 5, order=order, probes=3, power_iters=200, g=1.0, method="taylor",
+                               seed=0)
+    x = 1 - lam[0].numpy() / 9.0
+    ref = 5 * math.log(9.0) - sum((x ** i / i).sum() for i in range(1, order + 1))
+    assert abs(taylor.item() - ref) < 1e-10
+    assert abs(polynomial_logdet(lam, order=order, eps=0.1, nu=9.0, method="taylor").item() - ref) < 1e-10
 
 
 def test_high_order_converges_to_the_exact_logdet():
@@ -225,3 +222,16 @@ def test_bad_inputs_are_clear_errors():
     G = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.Linear(8, 4))
     with pytest.raises(ValueError, match="generator.eval"):
         metric_matvec(G, torch.randn(3, 2))
+
+
+def test_spd_with_spectrum_has_that_spectrum():
+    lam = torch.tensor([[0.1, 2.0, 30.0], [1.0, 1.0, 5.0]])
+    torch.testing.assert_close(torch.linalg.eigvalsh(spd(lam, seed=3)), lam.sort(-1).values, rtol=1e-12, atol=1e-12)
+
+
+def test_route_costs_agree_with_each_other():
+    G = small_generator()
+    rows = logdet_route_costs(lambda n: G, [4], batch_size=3, order=40, probes=500, eps=1e-3)
+    exact = metric_logdet(G, torch.randn(3, 4, generator=torch.Generator().manual_seed(0)))
+    assert rows[0].latent_dim == 4 and rows[0].matvecs == 20 + 1 + 40 * 500
+    assert rows[0].median_abs_error < 0.2 and rows[0].exact_seconds > 0 and torch.isfinite(exact).all()

@@ -6,20 +6,25 @@ Each reference reaches the answer by a different route than the Jacobian + QR of
 - a sphere patch (theta, phi) -> r (sin t cos p, sin t sin p, cos t) has det(J^T J) = r^4 sin^2 t;
 - a graph z -> (z, a sin(w.z)) has J^T J = I + g g^T, det = 1 + |g|^2 (matrix determinant lemma);
 - any network: a dense reverse-mode Jacobian, one sample at a time, and ``slogdet`` of J^T J.
+
+For the stochastic log-determinant of paper 001: SPD matrices with a prescribed spectrum, their dense matvec,
+the exact log det(J^T J) of a generator, and the cost of both routes as the latent dimension grows.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+import time
+from typing import Any, Callable, NamedTuple
 
 import torch
 
-from .density import LOGDET_METHODS, generator_log_density
+from .density import LOGDET_METHODS, generator_jacobian, generator_log_density, half_logdet_metric
 from .priors import Prior, StandardNormal
 
 __all__ = ["Check", "checks_table", "degenerate_gaussian_log_density", "sphere_patch", "sphere_patch_half_logdet", "graph_map",
-           "graph_map_half_logdet", "dense_jacobian_log_density", "closed_form_checks", "dense_jacobian_checks"]
+           "graph_map_half_logdet", "dense_jacobian_log_density", "closed_form_checks", "dense_jacobian_checks",
+           "spd_with_spectrum", "DenseMatvec", "dense_matvec", "metric_logdet", "RouteCost", "logdet_route_costs"]
 
 
 class Check(NamedTuple):
@@ -134,3 +139,91 @@ def dense_jacobian_checks(generator: Callable[[torch.Tensor], torch.Tensor], z: 
     fd = generator_log_density(generator, z, jacobian="finite_difference")
     checks.append(Check("trained network: finite-difference Jacobian vs the same reference", "qr", (fd - want).abs().max().item(), fd_tolerance))
     return checks
+
+
+# ------------------------------------------------------------------ references for the stochastic log-det
+
+
+def spd_with_spectrum(eigenvalues: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """(B, n, n) float64 symmetric matrices with the given (B, n) eigenvalues and Haar-random eigenvectors."""
+    g = torch.Generator().manual_seed(seed)
+    lam = eigenvalues.double()
+    q = torch.linalg.qr(torch.randn(*lam.shape, lam.shape[-1], generator=g, dtype=torch.float64))[0]
+    return q @ torch.diag_embed(lam) @ q.transpose(-1, -2)
+
+
+class DenseMatvec:
+    """The matvec of B dense matrices (B, n, n): (B, n) -> (B, n), usable by ``stochastic_logdet``.
+
+    It carries ``batch_size``, ``dim``, ``dtype`` and ``device``, which ``stochastic_logdet`` reads.
+    """
+
+    def __init__(self, matrices: torch.Tensor) -> None:
+        self.matrices = matrices
+        self.batch_size, self.dim = matrices.shape[0], matrices.shape[-1]
+        self.dtype, self.device = matrices.dtype, matrices.device
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bij,bj->bi", self.matrices, v)
+
+
+def dense_matvec(matrices: torch.Tensor) -> DenseMatvec:
+    """The matvec of B dense matrices (B, n, n); see :class:`DenseMatvec`."""
+    return DenseMatvec(matrices)
+
+
+def metric_logdet(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
+                  chunk_size: int = 8) -> torch.Tensor:
+    """Exact log det(J^T J), (B,) float64, by the forward-mode Jacobian and QR (the route of chapter A1)."""
+    half, _ = half_logdet_metric(generator_jacobian(generator, z, chunk_size=chunk_size))
+    return 2 * half
+
+
+class RouteCost(NamedTuple):
+    """Time per sample of the exact and the stochastic log det(J^T J) for one latent dimension."""
+
+    latent_dim: int
+    exact_seconds: float  # per sample: n jvps (forward-mode Jacobian) + QR
+    stochastic_seconds: float  # per sample: t + m p metric products (jvp + vjp each)
+    matvecs: int  # metric products per sample of the stochastic route
+    median_abs_error: float  # |estimate - exact| of log det(J^T J), nats, median over the batch
+
+
+def logdet_route_costs(make_generator: Callable[[int], Callable[[torch.Tensor], torch.Tensor]],
+                       latent_dims: list[int], *, batch_size: int = 4, seed: int = 0, device: str = "cpu",
+                       **estimator: Any) -> list[RouteCost]:
+    """Time both routes to log det(J^T J) on ``make_generator(n)`` for each n in ``latent_dims``.
+
+    Each route runs once untimed (warm-up) and once timed, on the same ``batch_size`` latents. ``estimator``
+    holds the keyword arguments of ``stochastic_logdet`` (order, probes, power_iters, g, eps, method).
+    """
+    from .spectral import metric_matvec, stochastic_logdet
+
+    order, probes, power_iters = (estimator.get(k, d) for k, d in (("order", 10), ("probes", 20),
+                                                                     ("power_iters", 20)))
+    rows = []
+    for n in latent_dims:
+        generator = make_generator(n)
+        z = torch.randn(batch_size, n, generator=torch.Generator().manual_seed(seed)).to(device)
+
+        def stochastic() -> torch.Tensor:
+            with torch.no_grad():
+                return stochastic_logdet(metric_matvec(generator, z), n, seed=seed, **estimator)
+
+        times = {}
+        for name, route in (("exact", lambda: metric_logdet(generator, z)), ("stochastic", stochastic)):
+            route()
+            _synchronize(device)
+            start = time.perf_counter()
+            value = route()
+            _synchronize(device)
+            times[name] = ((time.perf_counter() - start) / batch_size, value)
+        error = (times["stochastic"][1].double().cpu() - times["exact"][1].cpu()).abs().median().item()
+        rows.append(RouteCost(n, times["exact"][0], times["stochastic"][0], power_iters + 1 + order * probes,
+                              error))
+    return rows
+
+
+def _synchronize(device: str | torch.device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
