@@ -195,13 +195,13 @@ def dcgan_for(config: Mapping[str, Any], *, device: str | torch.device = "cpu",
     """Load a chapter's training data and train (or fetch) its DCGAN.
 
     ``config`` is a chapter configuration (:func:`gandensity.profiles.chapter_config`) holding
-    ``data``, ``channels``, ``width``, ``epochs``, ``batch_size``, ``seed`` and ``data_root``; chapters
-    with equal values share one cache entry.
+    ``data``, ``channels``, ``width``, ``epochs``, ``batch_size``, ``seed``, ``data_root`` and optionally
+    ``latent_dim`` (default 100); chapters with equal values share one cache entry.
 
     Returns:
         ``(trained GAN, training data)``.
     """
     train = load(config["data"], data_root=config["data_root"], split="train", channels=config["channels"])
-    model = DCGANConfig(channels=config["channels"], width=config["width"])
+    model = DCGANConfig(latent_dim=config.get("latent_dim", 100), channels=config["channels"], width=config["width"])
     run = TrainConfig(epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"])
     return train_dcgan(train, model, run, device=device, verbose=verbose), train
