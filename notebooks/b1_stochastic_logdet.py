@@ -127,8 +127,8 @@ display(Markdown(f"{n_mat}x{n_mat} matrices, 16 per spectrum, (m, p, t, g, eps) 
 # %%
 # NBVAL_CHECK_OUTPUT
 well = [k for k in spectra if "below" not in k]
-print("Chebyshev within the paper's 30% on every spectrum above eps:",
-      all(np.abs(matrix_errors[k]["chebyshev"]).max() < 0.3 for k in well))
+print("Chebyshev's median relative error within the paper's 30% on every spectrum above eps:",
+      all(np.median(np.abs(matrix_errors[k]["chebyshev"])) < 0.3 for k in well))
 print("eigenvalues below eps bias the estimate upwards:",
       bool(np.mean(matrix_errors["[0.001, 10] (below eps)"]["chebyshev"]) > 0.05))
 print("Chebyshev beats Taylor at equal order on the widest spectrum:",
@@ -199,10 +199,28 @@ display(Markdown("| setting | median relative error | max |\n|---|---|---|\n" + 
     f"| {k} | {np.median(np.abs(v)):.3f} | {np.abs(v).max():.3f} |" for k, v in rel.items())))
 print(f"exact log det M: mean {exact_logdet.mean():.1f} nats over {cfg.num_latents} latents")
 
+# %% [markdown]
+# The trained generator's metric is far from the well-conditioned matrices above: its eigenvalues span about five
+# decades, and many lie below the paper's $\epsilon$. (The paper's own DCGAN metrics, in its Fig. 4 table, span
+# four to five decades too.) A Chebyshev interpolant of $\log$ on $[\epsilon, \nu]$ converges at a rate set by
+# $\sqrt{\nu/\epsilon}$, so such a spectrum needs a high order. Since the eigenvalues are known here, the
+# polynomial's own error (the estimate with infinitely many probes) can be computed for any order:
+
+# %%
+high_orders = [10, 30, 100, 300, 1000]
+poly_rel = {m: float(((polynomial_logdet(eigenvalues, order=m, eps=eps_safe, nu=1.2 * lmax) - exact_logdet)
+                      / exact_logdet.abs()).abs().median()) for m in high_orders}
+needed = next((m for m in high_orders if poly_rel[m] < 0.05), None)
+print("median relative error of the polynomial alone, eps below lambda_min:",
+      ", ".join(f"m={m}: {e:.3f}" for m, e in poly_rel.items()))
+print(f"order needed for 5%: {needed if needed else '> ' + str(high_orders[-1])}")
+
 # %%
 # NBVAL_CHECK_OUTPUT
 best = list(settings)[-1]
-print(f"with eps below lambda_min and m=30, median relative error below 5%: {np.median(np.abs(rel[best])) < 0.05}")
+print("the paper's settings miss the trained DCGAN's log det by more than 30% (median):",
+      bool(np.median(np.abs(rel[list(settings)[0]])) > 0.3))
+print("the polynomial's error falls below 5% at some order up to 1000:", poly_rel[high_orders[-1]] < 0.05)
 
 # %% [markdown]
 # ### Error against order and number of probes
@@ -277,12 +295,14 @@ print("more probes, smaller gradient error:", grad_rows[-1][2] < grad_rows[0][2]
 #
 # The exact route costs $n$ Jacobian-vector products per sample plus an $O(mn^2)$ QR; the stochastic one
 # $t + mp = 220$ metric products at the paper's settings, whatever $n$. Untrained DCGAN generators (of the
-# profile's `cost_width`) with growing latent dimension $n$, timed on this machine:
+# profile's `cost_width`, 32x32x3 output) with growing latent dimension $n$, timed on this machine (only the times
+# matter here: untrained generators have eigenvalues far below any sensible $\epsilon$):
 
 # %%
 def dcgan_with_latent(latent_dim: int):
     torch.manual_seed(cfg.seed)
-    net = Generator(DCGANConfig(latent_dim=latent_dim, channels=cfg.channels, width=cfg.cost_width))
+    # 3 channels (m = 3072): with one channel, n = 1024 would make J square and often singular.
+    net = Generator(DCGANConfig(latent_dim=latent_dim, channels=3, width=cfg.cost_width))
     init_dcgan_weights(net)
     return net.to(dev).eval()
 
@@ -317,15 +337,16 @@ display(Markdown(f"""
 | | paper 001 | this page (`{cfg.profile}` profile) |
 |---|---|---|
 | estimator | Algorithm 1, Chebyshev, (m, p, t, g, eps) = (10, 20, 20, 1.2, 0.1) in section 3 | the same, batched over samples and probes; Taylor as an option |
-| accuracy | relative error of the log-likelihood "typically below 30%" (Fig. 1a) and 5% (Fig. 2a) on 2-D maps | {n_mat}x{n_mat} matrices with spectra above eps: max relative error {max(np.abs(matrix_errors[k]['chebyshev']).max() for k in well):.3f}; DCGAN metric (n = {n}): median {np.median(np.abs(rel[list(settings)[0]])):.3f} at the paper's settings, {np.median(np.abs(rel[best])):.3f} with eps below lambda_min and m = 30 |
+| accuracy | relative error of the log-likelihood "typically below 30%" (Fig. 1a) and 5% (Fig. 2a) on 2-D maps; not validated on the DCGANs of sections 4-5 | {n_mat}x{n_mat} matrices with spectra above eps: median relative error of log det at most {max(np.median(np.abs(matrix_errors[k]['chebyshev'])) for k in well):.3f} (max {max(np.abs(matrix_errors[k]['chebyshev']).max() for k in well):.3f}); trained DCGAN metric (n = {n}, condition number about {float((lmax / lmin).median()):.1e}): median {np.median(np.abs(rel[list(settings)[0]])):.3f} at the paper's settings, {np.median(np.abs(rel[best])):.3f} with eps below lambda_min and m = 30; order needed for 5%: {needed if needed else '> 1000'} |
 | gradients | used, not validated against an exact gradient | cosine to autograd through slogdet: {grad_rows[-1][1]:.3f} (z), {grad_rows[-1][3]:.3f} (weights) at {grad_rows[-1][0]} probes |
 | cost | "fixed budget of matrix-vector products" | {costs[0].matvecs} metric products per sample; cheaper than the exact route from n = {cheaper[0] if cheaper else '>' + str(dims[-1])} on {dev} |
 """))
 
 # %% [markdown]
 # What this means for the rest of part B: the estimator is right where its assumption holds (spectrum inside
-# $[\epsilon, g\lambda_{\max}]$) and biased upwards where it does not, and trained generators do have eigenvalues
-# far below the paper's $\epsilon = 0.1$. For 2-D maps (chapter B2) the exact determinant is available to monitor
+# $[\epsilon, g\lambda_{\max}]$ and a condition number the order can resolve) and biased where it does not, and
+# trained generators have eigenvalues far below the paper's $\epsilon = 0.1$ and condition numbers near $10^5$. Its
+# gradients keep their direction better than its values keep their size (the cosine similarity above). For 2-D maps (chapter B2) the exact determinant is available to monitor
 # it; for the DCGAN (chapters B3, B4) the latent dimension is small enough that the exact route is cheaper on a CPU,
 # and it remains the reference.
 

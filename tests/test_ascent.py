@@ -18,6 +18,7 @@ def test_linear_generator_ascends_to_the_prior_mode():
     z0 = torch.randn(4, 3, dtype=torch.float64) * 2
     trace = maximize_log_density(lambda z: z @ w.T, z0, steps=300, lr=0.05, record_every=100)
     assert trace.z[-1].abs().max() < 0.05  # Adam oscillates around the optimum at this lr
+    torch.testing.assert_close(trace.z[0], z0)  # the record of the start is not overwritten by later steps
     gain = trace.log_density[-1] - trace.log_density[0]
     torch.testing.assert_close(gain, 0.5 * (z0 ** 2).sum(-1), rtol=1e-2, atol=1e-2)
     torch.testing.assert_close(trace.lambda_max[0], trace.lambda_max[-1])  # the metric never changed

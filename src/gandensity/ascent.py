@@ -45,7 +45,8 @@ def _record(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
         images = generator(z).cpu()
     eigenvalues = torch.linalg.eigvalsh(exact_metric(generator, z.detach())).cpu()  # (B, n), ascending
     log_density = prior.log_prob(z.detach().double()).cpu() - 0.5 * eigenvalues.log().sum(-1)
-    return z.detach().cpu(), images, log_density, eigenvalues[:, 0], eigenvalues[:, -1]
+    # clone: on the CPU .cpu() is a view of z, which the optimizer goes on to change in place
+    return z.detach().cpu().clone(), images, log_density, eigenvalues[:, 0], eigenvalues[:, -1]
 
 
 def maximize_log_density(generator: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, *, steps: int,

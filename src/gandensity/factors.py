@@ -22,7 +22,7 @@ import torch
 
 from .spectral import exact_metric
 
-__all__ = ["metric_eigen", "perturb", "relative_changes", "effective_dimension"]
+__all__ = ["metric_eigen", "random_unit_directions", "perturb", "relative_changes", "effective_dimension"]
 
 
 def metric_eigen(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,

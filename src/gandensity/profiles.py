@@ -28,6 +28,25 @@ SHARED: dict[str, dict[str, dict[str, Any]]] = {
         "cpu": {"data": "mnist5k", "channels": 1, "width": 32, "epochs": 20, "batch_size": 64},
         "paper": {"data": "mnist", "channels": 3, "width": 64, "epochs": 25, "batch_size": 64},
     },
+    # Paper 000's natural-image GAN (chapters A2-A4): CIFAR-10 in the paper; at cpu, patches of the nine photos that
+    # ship offline (train: 2,000 patches drawn with seed 0; test: other positions, seed 1).
+    "natural_dcgan": {
+        "smoke": {"data": "photo_patches", "channels": 3, "width": 16, "epochs": 1, "batch_size": 64,
+                  "train_images": 256, "test_images": 128},
+        "cpu": {"data": "photo_patches", "channels": 3, "width": 32, "epochs": 25, "batch_size": 64,
+                "train_images": 2000, "test_images": 1000},
+        "paper": {"data": "cifar10", "channels": 3, "width": 64, "epochs": 25, "batch_size": 64},
+    },
+    # Paper 000's regressors (section 4): the DCGAN discriminator without sigmoid, Adam lr 1e-4, trained on
+    # triplets (z, G(z), label). The paper samples 50,000 triplets; the cpu profile what its budget allows.
+    "regressors": {
+        "smoke": {"triplets": 96, "latent_triplets": 256, "regressor_width": 16, "regressor_epochs": 2,
+                  "loss": "l2", "chunk_size": 8},
+        "cpu": {"triplets": 2000, "latent_triplets": 10000, "regressor_width": 32, "regressor_epochs": 30,
+                "loss": "l2", "chunk_size": 8},
+        "paper": {"triplets": 50000, "latent_triplets": 50000, "regressor_width": 64, "regressor_epochs": 25,
+                  "loss": "l2", "chunk_size": 128},
+    },
 }
 
 CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
@@ -38,6 +57,70 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                 "check_samples": 16},
         "paper": {**SHARED["mnist_dcgan"]["paper"], "num_samples": 50000, "grid": 64, "chunk_size": 128,
                   "check_samples": 64},
+    },
+    # Chapters A2-A4 (paper 000 sections 4-7): the GANs and regressors of SHARED, so that their cache entries agree.
+    "a2_sanity_checks": {
+        p: {"mnist": SHARED["mnist_dcgan"][p], "natural": SHARED["natural_dcgan"][p], **SHARED["regressors"][p],
+            "pool": pool, "grid": grid}
+        for p, pool, grid in (("smoke", 512, 16), ("cpu", 20000, 36), ("paper", 50000, 64))
+    },
+    "a3_interpreting_densities": {
+        p: {"mnist": SHARED["mnist_dcgan"][p], "natural": SHARED["natural_dcgan"][p], **SHARED["regressors"][p],
+            "top_k": top_k, "grid": grid}
+        for p, top_k, grid in (("smoke", 16, 16), ("cpu", 100, 36), ("paper", 1024, 64))
+    },
+    "a4_latent_densities": {
+        p: {"mnist": SHARED["mnist_dcgan"][p], "natural": SHARED["natural_dcgan"][p], **SHARED["regressors"][p],
+            "info_weight": 1.0, "top_k": top_k, "grid": grid}
+        for p, top_k, grid in (("smoke", 16, 16), ("cpu", 100, 36), ("paper", 1024, 64))
+    },
+    # Paper 001's estimator settings (m, p, t, g, eps) = (10, 20, 20, 1.2, 0.1) are the defaults of
+    # stochastic_logdet; the sweeps below vary order and probes around them.
+    "b1_stochastic_logdet": {
+        "smoke": {**SHARED["mnist_dcgan"]["smoke"], "num_latents": 2, "matrix_dim": 20, "orders": [2, 4, 8],
+                  "probe_counts": [1, 4, 16], "sweep_order": 8, "sweep_probes": 16, "gradient_probes": 16,
+                  "cost_dims": [8, 16], "cost_width": 8, "cost_batch": 2},
+        "cpu": {**SHARED["mnist_dcgan"]["cpu"], "num_latents": 6, "matrix_dim": 100,
+                "orders": [2, 4, 8, 16, 32], "probe_counts": [1, 4, 16, 64, 256], "sweep_order": 16,
+                "sweep_probes": 64, "gradient_probes": 128, "cost_dims": [16, 64, 256, 1024], "cost_width": 16,
+                "cost_batch": 4},
+        "paper": {**SHARED["mnist_dcgan"]["paper"], "num_latents": 64, "matrix_dim": 400,
+                  "orders": [2, 4, 8, 16, 32, 64, 128], "probe_counts": [1, 4, 16, 64, 256, 1024],
+                  "sweep_order": 64, "sweep_probes": 512, "gradient_probes": 1024,
+                  "cost_dims": [16, 64, 256, 1024, 4096], "cost_width": 64, "cost_batch": 16},
+    },
+    # Paper 001 section 3: batch 64, Algorithm 1 with (m, p, t, g) = (10, 20, 20, 1.2), eps 0.1 (reverse KL) and
+    # 1e-2 (forward KL), Adam lr 1e-4 for 5000 iterations per epoch over several epochs (Fig. 1 shows epochs 4-26).
+    # The cpu profile trains 2000 steps per model instead, so it raises the learning rate (10x for KL(Q||P), 30x
+    # for KL(P||Q)) and multiplies by the 2x2 metric formed from the Jacobian ("dense"), the same estimator ~15x
+    # faster on a CPU than the jvp+vjp products ("implicit", the paper's route, used by the paper profile).
+    # threads 0 keeps torch's default; 1 avoids thread overhead on these tiny networks.
+    "b2_implicit_densities": {
+        "smoke": {"reverse_steps": 30, "forward_steps": 30, "reverse_lr": 1e-3, "forward_lr": 3e-3, "batch_size": 64,
+                  "matvec": "dense", "threads": 1, "samples": 500, "grid": 60},
+        "cpu": {"reverse_steps": 2000, "forward_steps": 2000, "reverse_lr": 1e-3, "forward_lr": 3e-3,
+                "batch_size": 64, "matvec": "dense", "threads": 1, "samples": 2000, "grid": 150},
+        "paper": {"reverse_steps": 50000, "forward_steps": 50000, "reverse_lr": 1e-4, "forward_lr": 1e-4,
+                  "batch_size": 64, "matvec": "implicit", "threads": 0, "samples": 5000, "grid": 200},
+    },
+    # Paper 001 section 4: the estimator settings of its Fig. 4 (c, d), (m, p, t, g, eps) = (5, 10, 10, 1.2, 1e-2).
+    # The paper does not name its optimizer for the ascent; Adam on z is ours.
+    "b3_likelihood_maximization": {
+        p: {**SHARED["mnist_dcgan"][p], "order": 5, "probes": 10, "power_iters": 10, "g": 1.2, "eps": 1e-2,
+            **settings}
+        for p, settings in (
+            ("smoke", {"num_trials": 2, "steps": 4, "lr": 0.02, "record_every": 2, "columns": 3, "rows": 2}),
+            ("cpu", {"num_trials": 6, "steps": 200, "lr": 0.02, "record_every": 20, "columns": 6, "rows": 6}),
+            ("paper", {"num_trials": 8, "steps": 5000, "lr": 0.02, "record_every": 250, "columns": 7, "rows": 8}))
+    },
+    # Paper 001 section 5: a family (nz/2, nf), (nz, nf), (2nz, nf), (nz, nf/2), (nz, 2nf) around ``base``.
+    "b4_explanatory_factors": {
+        "smoke": {**SHARED["mnist_dcgan"]["smoke"], "base": (16, 8), "epochs": 1, "num_trials": 2, "step": 3.0,
+                  "directions": 4, "grid_trials": 2, "random_draws": 8},
+        "cpu": {**SHARED["mnist_dcgan"]["cpu"], "base": (100, 16), "epochs": 10, "num_trials": 12, "step": 3.0,
+                "directions": 7, "grid_trials": 4, "random_draws": 64},
+        "paper": {**SHARED["mnist_dcgan"]["paper"], "base": (64, 64), "epochs": 25, "num_trials": 12, "step": 3.0,
+                  "directions": 7, "grid_trials": 6, "random_draws": 256},
     },
 }
 
