@@ -100,11 +100,8 @@ for r in range(rows):
         img = trace.images[k, r]
         ax.imshow(((img.permute(1, 2, 0) + 1) / 2).clamp(0, 1).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([]), ax.set_yticks([])
-        ax.set_title(f"{trace.log_density[k, r]:.0f}", fontsize=8)
-        if r == 0:
-            ax.set_xlabel(f"step {int(trace.steps[k])}", fontsize=8)
-            ax.xaxis.set_label_position("top")
-            ax.xaxis.set_label_coords(0.5, 1.35)
+        step_label = f"step {int(trace.steps[k])}\n" if r == 0 else ""
+        ax.set_title(f"{step_label}{trace.log_density[k, r]:.0f}", fontsize=8)
 fig.suptitle("likelihood ascent: exact log p(G(z)) above each image", y=1.02)
 fig.tight_layout()
 plt.show()
