@@ -18,6 +18,7 @@ Taylor series converges slowly when lambda_min / nu is small. Both are shown in 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable, Literal, NamedTuple
 
 import torch
@@ -70,7 +71,10 @@ class MetricMatvec:
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         if v.shape != (self.batch_size, self.dim):
             raise ValueError(f"expected vectors of shape (B, n) = {(self.batch_size, self.dim)}, got {tuple(v.shape)}")
-        _, jv = torch.func.jvp(self.generator, (self.z,), (v,))
+        with warnings.catch_warnings():
+            # torch's own forward-AD decompositions still call torch.jit.script on first use (torch 2.14).
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
+            _, jv = torch.func.jvp(self.generator, (self.z,), (v,))
         return self._vjp(jv)[0]
 
 
