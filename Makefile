@@ -49,7 +49,7 @@ unit: venv
 	python -m pytest tests -m "not browser" -q
 
 nbval: venv
-	python -m pytest --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider book/*.ipynb -q
+	python -m pytest --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider book/*.ipynb -q
 
 browser: venv
 	python -m pytest tests -m browser -q
