@@ -30,6 +30,7 @@ __all__ = [
     "generator_log_density",
     "stochastic_logdet",
     "metric_matvec",
+    "ais_log_likelihood",
 ]
 
 Generator = Callable[[torch.Tensor], torch.Tensor]
@@ -238,3 +239,4 @@ def generator_log_density(generator: Generator, z: torch.Tensor, *, prior: Prior
 # The stochastic estimator (paper 001) lives in its own module; it is re-exported here because
 # ``gandensity.density`` is where callers look for every density computation.
 from .spectral import metric_matvec, stochastic_logdet  # noqa: E402
+from .ais import ais_log_likelihood  # noqa: E402

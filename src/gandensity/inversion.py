@@ -1,0 +1,157 @@
+"""Projecting images onto a generator's manifold: GAN inversion by optimizing the latent (paper 002, section 3.1
+and appendix B.2).
+
+For each image x, solve z* = argmin_z |G(z) - x|^2 approximately: Adam on z with a cosine-decayed learning rate,
+started from the nearest (in l2) of K generated samples G(z_k), z_k ~ prior; repeated R times with fresh
+candidates (restarts), keeping the restart with the smallest reconstruction error. The paper uses K ~ 500,
+R ~ 4 and 500-750 Adam iterations.
+
+All B images times R restarts are optimized together as one (R * B, n) parameter: the loss is the sum over rows
+of each row's squared error, so each row's gradient is its own, and Adam is elementwise, so rows never interact
+(a batch gives the same result as one image at a time with the same candidates, up to rounding).
+
+The reconstruction error is reported as the mean squared error per value, |G(z) - x|^2 / D: averaged over
+training images it is the maximum-likelihood estimate of the observation-noise variance sigma2 of
+:func:`gandensity.ais.ais_log_likelihood` (paper 002, section 4.1 and appendix B.3).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import torch
+
+from .ais import _check_generator, _check_images, _check_output_shape, _check_positive_int, _latent_dim, _latent_dtype
+from .priors import Prior, StandardNormal
+
+__all__ = ["Inversion", "invert", "nearest_samples"]
+
+Generator = Callable[[torch.Tensor], torch.Tensor]
+
+
+class Inversion(NamedTuple):
+    """What :func:`invert` returns.
+
+    Attributes:
+        z: (B, n) the best latent of each image (over restarts and iterations).
+        reconstruction: (B, ...) G(z), shaped like the images.
+        error: (B,) its mean squared error per value, |G(z) - x|^2 / D.
+        errors: (B, R) the best error each restart reached; ``error`` is their row minimum.
+        initial_errors: (B, R) the error at each restart's starting point (the nearest generated sample).
+    """
+
+    z: torch.Tensor
+    reconstruction: torch.Tensor
+    error: torch.Tensor
+    errors: torch.Tensor
+    initial_errors: torch.Tensor
+
+
+def _flat_error(generator: Generator, z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(N,) sum of squared errors |G(z) - target|^2 with target (N, D)."""
+    return (generator(z).reshape(z.shape[0], -1) - target).pow(2).sum(1)
+
+
+def nearest_samples(generator: Generator, x: torch.Tensor, candidates: torch.Tensor,
+                    chunk_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each image, the candidate latent whose G(z) is nearest in l2.
+
+    Args:
+        generator: (N, n) -> (N, ...).   x: (B, ...) images.   candidates: (K, n) latents.
+        chunk_size: candidates generated per call (bounds memory at chunk_size images).
+
+    Returns:
+        ``(index, squared_distance)``: (B,) index into ``candidates`` and (B,) |G(z_index) - x|^2.
+    """
+    xs = x.reshape(x.shape[0], -1)
+    best_d = torch.full((xs.shape[0],), math.inf, dtype=xs.dtype, device=xs.device)
+    best_i = torch.zeros(xs.shape[0], dtype=torch.long, device=xs.device)
+    with torch.no_grad():
+        for start in range(0, candidates.shape[0], chunk_size):
+            g = generator(candidates[start:start + chunk_size]).reshape(-1, xs.shape[1]).to(xs.dtype)
+            # |x - g|^2 = |x|^2 - 2 x.g + |g|^2, (B, k); clamp the rounding below zero
+            d = (xs.pow(2).sum(1, keepdim=True) - 2 * xs @ g.T + g.pow(2).sum(1)).clamp_min(0)
+            d = torch.where(torch.isnan(d), torch.full_like(d, math.inf), d)
+            value, index = d.min(1)
+            better = value < best_d
+            best_d = torch.where(better, value, best_d)
+            best_i = torch.where(better, index + start, best_i)
+    return best_i, best_d
+
+
+def invert(generator: Generator, x: torch.Tensor, *, steps: int = 500, restarts: int = 4, candidates: int = 500,
+           lr: float = 0.1, prior: Prior | None = None, latent_dim: int | None = None, seed: int | None = None,
+           chunk_size: int = 256) -> Inversion:
+    """Project images onto G: the latent minimizing |G(z) - x|^2, by Adam from the nearest of K samples.
+
+    Args:
+        generator: maps (N, n) latents to (N, ...) images (an ``nn.Module`` with batch norm must be in eval
+            mode); it is called on batches of R * B rows, restart-major (row r * B + b is restart r of image b).
+        x: (B, ...) images with the generator's per-image output shape and scale.
+        steps: Adam iterations per restart (the paper uses 500-750); the learning rate decays from ``lr`` to 0
+            on a cosine, lr_t = lr (1 + cos(pi t / steps)) / 2.
+        restarts: R, independent starts per image, each from the nearest of its own ``candidates`` samples.
+        candidates: K generated samples per restart to start from (the paper uses about 500).
+        lr: initial Adam learning rate (in latent units).
+        prior: latent distribution the candidates are drawn from; default standard normal. The optimization
+            itself is unconstrained (no prior term), as in paper 002.
+        latent_dim: n; read from ``generator.latent_dim`` or ``generator.config.latent_dim`` if omitted.
+        seed: seeds the candidates (on x's device); ``None`` uses the global RNG.
+        chunk_size: candidates generated per call when searching the nearest.
+
+    Returns:
+        :class:`Inversion`: best latents, reconstructions, errors (mean squared error per value), per-restart
+        errors. The best iterate of each row is kept (not just the last). No autograd graph is returned.
+    """
+    _check_generator(generator)
+    _check_images(x)
+    _check_positive_int(steps=steps, restarts=restarts, candidates=candidates, chunk_size=chunk_size)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    n = _latent_dim(generator, latent_dim)
+    dtype = _latent_dtype(generator, x)
+    _check_output_shape(generator, x, n, dtype)
+    prior = prior if prior is not None else StandardNormal()
+    rng = None if seed is None else torch.Generator(device=x.device).manual_seed(seed)
+    B, R = x.shape[0], restarts
+    xs = x.reshape(B, -1).to(dtype)
+    D = xs.shape[1]
+
+    # starting points: per restart, the nearest of K fresh candidates
+    starts, init_err = [], []
+    for _ in range(R):
+        cand = prior.sample(candidates, n, generator=rng, device=x.device).to(dtype)
+        index, dist = nearest_samples(generator, xs, cand, chunk_size)
+        starts.append(cand[index])
+        init_err.append(dist / D)
+    z = torch.cat(starts).detach().clone().requires_grad_(True)  # (R * B, n), restart-major
+    target = xs.repeat(R, 1)
+    initial_errors = torch.stack(init_err, 1)  # (B, R)
+
+    optimizer = torch.optim.Adam([z], lr=lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)))
+    best_z = z.detach().clone()
+    best_err = torch.full((R * B,), math.inf, dtype=dtype, device=x.device)
+    with torch.enable_grad():
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            err = _flat_error(generator, z, target)  # at the current z, before this update
+            with torch.no_grad():
+                better = err < best_err  # NaN never is
+                best_err = torch.where(better, err, best_err)
+                best_z = torch.where(better[:, None], z, best_z)
+            err.sum().backward()
+            optimizer.step()
+            schedule.step()
+    with torch.no_grad():
+        err = _flat_error(generator, z, target)
+        better = err < best_err
+        best_err = torch.where(better, err, best_err)
+        best_z = torch.where(better[:, None], z.detach(), best_z)
+        errors = (best_err / D).view(R, B).T  # (B, R)
+        pick = errors.argmin(1)  # NaN rows (all restarts NaN) stay inf and pick 0
+        z_best = best_z.view(R, B, n)[pick, torch.arange(B, device=x.device)]
+        reconstruction = generator(z_best)
+        error = (reconstruction.reshape(B, -1) - xs).pow(2).mean(1)
+    return Inversion(z_best, reconstruction, error, errors, initial_errors)
