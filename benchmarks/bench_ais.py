@@ -32,61 +32,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import sys
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from gandensity.ais import ais_log_likelihood, simulate
 from gandensity.models import DCGANConfig, Generator, init_dcgan_weights
+from timing import Timing, measure, resolve_device, synchronize
 
 PAPER = dict(steps=500, chains=4, leapfrog=10)  # paper 002, section 4.1
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Wall-clock seconds of the timed repeats of one call, and what its last call returned."""
-
-    times: tuple[float, ...]
-    result: Any = field(default=None, repr=False, compare=False)
-
-    @property
-    def best(self) -> float:
-        return min(self.times)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def measure(fn: Callable[[], Any], device: torch.device, *, repeats: int, warmup: int = 1) -> Timing:
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return Timing(tuple(times), result)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        sys.exit("--device cuda requested but torch.cuda.is_available() is False")
-    return torch.device(name)
 
 
 def forward_backward(generator: nn.Module, rows: torch.Tensor, cotangent: torch.Tensor) -> torch.Tensor:

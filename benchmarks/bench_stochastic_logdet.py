@@ -47,40 +47,24 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from gandensity.density import generator_jacobian
-from gandensity.models import DCGANConfig, Generator, init_dcgan_weights
+from gandensity.models import DCGANConfig
 from gandensity.spectral import metric_matvec, stochastic_logdet
 from gandensity.validation import metric_logdet
+from timing import Timing, build_generator, measure, resolve_device, sample_latents, synchronize
 
 PAPER = dict(order=10, probes=20, power_iters=20, g=1.2)  # paper 001's (m, p, t, g)
 EPS_CAP = 1e-3  # automatic eps: a power of ten below lambda_min, at most this
 # vmapped probes vs Python loop over probes, same seed: max |diff| / |value|. Both are float32; only the batching
 # of the convolutions differs (bit-identical on the CPU here), so they agree far below this; TF32 is looser.
 LOOP_REL_TOLERANCE = {False: 1e-5, True: 1e-3}  # keyed by TF32 convolutions on
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Wall-clock seconds of the timed repeats of one call, and what its last call returned."""
-
-    times: tuple[float, ...]
-    result: Any = field(default=None, repr=False, compare=False)
-
-    @property
-    def best(self) -> float:
-        return min(self.times)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
 
 
 @dataclass
@@ -100,44 +84,6 @@ class Row:
     abs_err: list[float]  # per full-rank sample, nats
     rel_err: list[float]
     loop_rel_diff: float
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def measure(fn: Callable[[], Any], device: torch.device, *, repeats: int, warmup: int = 1,
-            warmup_fn: Callable[[], Any] | None = None) -> Timing:
-    """Time ``fn`` ``repeats`` times after ``warmup`` untimed calls of ``warmup_fn`` (default ``fn``)."""
-    for _ in range(warmup):
-        (warmup_fn or fn)()
-    synchronize(device)
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return Timing(tuple(times), result)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        sys.exit("--device cuda requested but torch.cuda.is_available() is False")
-    return torch.device(name)
-
-
-def build_generator(config: DCGANConfig, device: torch.device, seed: int) -> nn.Module:
-    torch.manual_seed(seed)
-    generator = Generator(config).apply(init_dcgan_weights)
-    return generator.to(device).eval().requires_grad_(False)
-
-
-def sample_latents(b: int, n: int, device: torch.device, seed: int) -> torch.Tensor:
-    return torch.randn(b, n, generator=torch.Generator().manual_seed(seed + 1)).to(device)
 
 
 def metric_spectrum(generator: nn.Module, z: torch.Tensor, chunk_size: int) -> torch.Tensor:
