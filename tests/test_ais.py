@@ -21,12 +21,7 @@ from gandensity.ais import (HMCState, ais_bounds, ais_log_likelihood, bdmc_upper
 from gandensity.models import DCGANConfig, Generator, init_dcgan_weights
 
 
-@pytest.fixture(autouse=True)
-def _float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")  # tests/conftest.py
 
 
 class Linear(nn.Module):

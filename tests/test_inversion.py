@@ -12,12 +12,7 @@ from gandensity.inversion import invert, nearest_samples
 from gandensity.models import DCGANConfig, Generator, init_dcgan_weights
 
 
-@pytest.fixture(autouse=True)
-def _float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")  # tests/conftest.py
 
 
 class Linear(nn.Module):

@@ -18,12 +18,7 @@ from gandensity.spectral import chebyshev_coefficients, exact_metric, polynomial
 from gandensity.validation import dense_matvec, logdet_route_costs, metric_logdet
 from gandensity.validation import spd_with_spectrum as spd
 
-@pytest.fixture(autouse=True)
-def _float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")  # tests/conftest.py
 
 
 def chebyshev_polynomial_logdet(eigenvalues: torch.Tensor, order: int, eps: float, nu: float) -> float:
