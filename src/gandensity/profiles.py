@@ -29,11 +29,12 @@ SHARED: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {"data": "mnist", "channels": 3, "width": 64, "epochs": 25, "batch_size": 64},
     },
     # Paper 000's natural-image GAN (chapters A2-A4): CIFAR-10 in the paper; at cpu, patches of the nine photos that
-    # ship offline (train: 2,000 patches drawn with seed 0; test: other positions, seed 1).
+    # ship offline (train: 2,000 patches drawn with seed 0; test: other positions, seed 1), and a narrower network,
+    # cheaper to train and to differentiate.
     "natural_dcgan": {
         "smoke": {"data": "photo_patches", "channels": 3, "width": 16, "epochs": 1, "batch_size": 64,
                   "train_images": 256, "test_images": 128},
-        "cpu": {"data": "photo_patches", "channels": 3, "width": 32, "epochs": 25, "batch_size": 64,
+        "cpu": {"data": "photo_patches", "channels": 3, "width": 16, "epochs": 40, "batch_size": 64,
                 "train_images": 2000, "test_images": 1000},
         "paper": {"data": "cifar10", "channels": 3, "width": 64, "epochs": 25, "batch_size": 64},
     },
@@ -42,12 +43,37 @@ SHARED: dict[str, dict[str, dict[str, Any]]] = {
     "regressors": {
         "smoke": {"triplets": 96, "latent_triplets": 256, "regressor_width": 16, "regressor_epochs": 2,
                   "loss": "l2", "chunk_size": 8},
-        "cpu": {"triplets": 2000, "latent_triplets": 10000, "regressor_width": 32, "regressor_epochs": 30,
+        "cpu": {"triplets": 1000, "latent_triplets": 6000, "regressor_width": 16, "regressor_epochs": 15,
                 "loss": "l2", "chunk_size": 8},
         "paper": {"triplets": 50000, "latent_triplets": 50000, "regressor_width": 64, "regressor_epochs": 25,
                   "loss": "l2", "chunk_size": 128},
     },
+    # Paper 002 sections 4.1-4.3 (chapters C2 and C3): the observation-noise fit (inversion of training images,
+    # appendix B.2: Adam with a cosine schedule from the nearest of K samples, R restarts), AIS (500 steps, 4 chains,
+    # 10 leapfrog steps in the paper; fewer steps and chains at cpu) and the groups of images whose likelihoods the
+    # two chapters share through the cache.
+    "gan_likelihoods": {
+        "smoke": {"noise_images": 16, "noise_steps": 10, "noise_restarts": 1, "noise_candidates": 32,
+                  "ais_steps": 5, "ais_chains": 1, "leapfrog": 2,
+                  "group_sizes": {"test": 4, "train": 4, "generated": 6, "single colours": 3, "sklearn digits": 3,
+                                  "photo patches": 3}},
+        "cpu": {"noise_images": 96, "noise_steps": 100, "noise_restarts": 2, "noise_candidates": 200,
+                "ais_steps": 100, "ais_chains": 2, "leapfrog": 10,
+                "group_sizes": {"test": 24, "train": 20, "generated": 32, "single colours": 10,
+                                "sklearn digits": 10, "photo patches": 10}},
+        "paper": {"noise_images": 1000, "noise_steps": 500, "noise_restarts": 4, "noise_candidates": 500,
+                  "ais_steps": 500, "ais_chains": 4, "leapfrog": 10,
+                  "group_sizes": {"test": 500, "train": 500, "generated": 1000, "single colours": 200,
+                                  "sklearn digits": 200, "photo patches": 200}},
+    },
 }
+
+# Paper 001 section 4: DCGANs on 64x64 CelebA, five layers, uniform prior on [-1, 1]^nz, RMSProp (lr 1e-4, decay
+# 0.9), batch 32. The paper trains 750k iterations (about 120 epochs of CelebA); 10 epochs here keep a GPU run
+# to about an hour. Its translated LeakyReLU and weight-normalised discriminator are not reproduced.
+CELEBA_64: dict[str, Any] = {"data": "celeba", "channels": 3, "width": 64, "image_size": 64, "latent_dim": 128,
+                             "prior": "uniform", "optimizer": "rmsprop", "gan_lr": 1e-4, "batch_size": 32,
+                             "epochs": 10}
 
 CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "a1_exact_density": {
@@ -59,20 +85,28 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                   "check_samples": 64},
     },
     # Chapters A2-A4 (paper 000 sections 4-7): the GANs and regressors of SHARED, so that their cache entries agree.
+    # They run torch on one CPU thread at smoke and cpu: their batch-64 convolutions gain little from a second
+    # thread and lose several-fold when other jobs share the cores; None keeps torch's default (paper profile).
     "a2_sanity_checks": {
         p: {"mnist": SHARED["mnist_dcgan"][p], "natural": SHARED["natural_dcgan"][p], **SHARED["regressors"][p],
-            "pool": pool, "grid": grid}
+            "pool": pool, "grid": grid, "threads": None if p == "paper" else 1}
         for p, pool, grid in (("smoke", 512, 16), ("cpu", 20000, 36), ("paper", 50000, 64))
     },
     "a3_interpreting_densities": {
         p: {"mnist": SHARED["mnist_dcgan"][p], "natural": SHARED["natural_dcgan"][p], **SHARED["regressors"][p],
-            "top_k": top_k, "grid": grid}
+            "top_k": top_k, "grid": grid, "threads": None if p == "paper" else 1}
         for p, top_k, grid in (("smoke", 16, 16), ("cpu", 100, 36), ("paper", 1024, 64))
     },
+    # A4's InfoGAN-style GANs: the data and architecture of the pixel-space GANs; at cpu, fewer epochs than those
+    # (half for digits, three quarters for natural images), to fit the chapter's budget. info_weight 10 on the mean
+    # over the 100 latent dimensions is lambda = 0.1 on ||Q - z||^2 (the paper gives no value).
     "a4_latent_densities": {
         p: {"mnist": SHARED["mnist_dcgan"][p], "natural": SHARED["natural_dcgan"][p], **SHARED["regressors"][p],
-            "info_weight": 1.0, "top_k": top_k, "grid": grid}
-        for p, top_k, grid in (("smoke", 16, 16), ("cpu", 100, 36), ("paper", 1024, 64))
+            "mnist_infogan": {**SHARED["mnist_dcgan"][p], "epochs": mnist_epochs},
+            "natural_infogan": {**SHARED["natural_dcgan"][p], "epochs": natural_epochs}, "info_weight": 10.0,
+            "top_k": top_k, "grid": grid, "threads": None if p == "paper" else 1}
+        for p, mnist_epochs, natural_epochs, top_k, grid in (("smoke", 1, 1, 16, 16), ("cpu", 10, 30, 100, 36),
+                                                              ("paper", 25, 25, 1024, 64))
     },
     # Paper 001's estimator settings (m, p, t, g, eps) = (10, 20, 20, 1.2, 0.1) are the defaults of
     # stochastic_logdet; the sweeps below vary order and probes around them.
@@ -91,14 +125,14 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # Paper 001 section 3: batch 64, Algorithm 1 with (m, p, t, g) = (10, 20, 20, 1.2), eps 0.1 (reverse KL) and
     # 1e-2 (forward KL), Adam lr 1e-4 for 5000 iterations per epoch over several epochs (Fig. 1 shows epochs 4-26).
-    # The cpu profile trains 2000 steps per model instead, so it raises the learning rate (10x for KL(Q||P), 30x
+    # The cpu profile trains 2000 steps per model instead, so it raises the learning rate (10x for KL(Q||P), 20x
     # for KL(P||Q)) and multiplies by the 2x2 metric formed from the Jacobian ("dense"), the same estimator ~15x
     # faster on a CPU than the jvp+vjp products ("implicit", the paper's route, used by the paper profile).
     # threads 0 keeps torch's default; 1 avoids thread overhead on these tiny networks.
     "b2_implicit_densities": {
-        "smoke": {"reverse_steps": 30, "forward_steps": 30, "reverse_lr": 1e-3, "forward_lr": 3e-3, "batch_size": 64,
+        "smoke": {"reverse_steps": 30, "forward_steps": 30, "reverse_lr": 1e-3, "forward_lr": 2e-3, "batch_size": 64,
                   "matvec": "dense", "threads": 1, "samples": 500, "grid": 60},
-        "cpu": {"reverse_steps": 2000, "forward_steps": 2000, "reverse_lr": 1e-3, "forward_lr": 3e-3,
+        "cpu": {"reverse_steps": 2000, "forward_steps": 2000, "reverse_lr": 1e-3, "forward_lr": 2e-3,
                 "batch_size": 64, "matvec": "dense", "threads": 1, "samples": 2000, "grid": 150},
         "paper": {"reverse_steps": 50000, "forward_steps": 50000, "reverse_lr": 1e-4, "forward_lr": 1e-4,
                   "batch_size": 64, "matvec": "implicit", "threads": 0, "samples": 5000, "grid": 200},
@@ -110,8 +144,9 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             **settings}
         for p, settings in (
             ("smoke", {"num_trials": 2, "steps": 4, "lr": 0.02, "record_every": 2, "columns": 3, "rows": 2}),
-            ("cpu", {"num_trials": 6, "steps": 200, "lr": 0.02, "record_every": 20, "columns": 6, "rows": 6}),
-            ("paper", {"num_trials": 8, "steps": 5000, "lr": 0.02, "record_every": 250, "columns": 7, "rows": 8}))
+            ("cpu", {"num_trials": 6, "steps": 150, "lr": 0.02, "record_every": 15, "columns": 6, "rows": 6}),
+            ("paper", {"num_trials": 8, "steps": 5000, "lr": 0.02, "record_every": 250, "columns": 7, "rows": 8,
+                       **CELEBA_64}))
     },
     # Paper 001 section 5: a family (nz/2, nf), (nz, nf), (2nz, nf), (nz, nf/2), (nz, 2nf) around ``base``.
     "b4_explanatory_factors": {
@@ -119,8 +154,28 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                   "directions": 4, "grid_trials": 2, "random_draws": 8},
         "cpu": {**SHARED["mnist_dcgan"]["cpu"], "base": (100, 16), "epochs": 10, "num_trials": 12, "step": 3.0,
                 "directions": 7, "grid_trials": 4, "random_draws": 64},
-        "paper": {**SHARED["mnist_dcgan"]["paper"], "base": (64, 64), "epochs": 25, "num_trials": 12, "step": 3.0,
+        "paper": {**SHARED["mnist_dcgan"]["paper"], **CELEBA_64, "base": (64, 64), "num_trials": 12, "step": 0.65,
                   "directions": 7, "grid_trials": 6, "random_draws": 256},
+    },
+    # Paper 002 sections 4.1-4.2: likelihoods of the MNIST DCGAN of chapter A1 (same cache entry) under a Gaussian
+    # observation model, and AIS convergence with BDMC bounds on simulated data (Fig. 9).
+    "c2_gan_density": {
+        p: {**SHARED["mnist_dcgan"][p], **SHARED["gan_likelihoods"][p], **settings,
+            "threads": None if p == "paper" else 1}
+        for p, settings in (
+            ("smoke", {"bdmc_images": 2, "bdmc_steps": [2, 5], "grid": 6}),
+            ("cpu", {"bdmc_images": 4, "bdmc_steps": [10, 30, 100], "grid": 12}),
+            ("paper", {"bdmc_images": 16, "bdmc_steps": [10, 30, 100, 300, 1000], "grid": 36}))
+    },
+    # Paper 002 section 4.3: the (epsilon, N)-typicality test, epsilon from a 95% bootstrap over the model's samples
+    # (C2's "generated" group), tested on fresh samples, training and out-of-distribution images.
+    "c3_typicality": {
+        p: {**SHARED["mnist_dcgan"][p], **SHARED["gan_likelihoods"][p], **settings,
+            "level": 0.95, "threads": None if p == "paper" else 1}
+        for p, settings in (
+            ("smoke", {"fresh_generated": 4, "ns": [2, 4], "trials": 20, "bootstraps": 200}),
+            ("cpu", {"fresh_generated": 24, "ns": [10, 25, 50, 75], "trials": 100, "bootstraps": 2000}),
+            ("paper", {"fresh_generated": 500, "ns": [10, 25, 50, 75], "trials": 100, "bootstraps": 10000}))
     },
 }
 
