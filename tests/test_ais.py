@@ -45,10 +45,14 @@ B = 64  # images per statistical test: SE of the mean error is ~0.03 nats at 100
 
 @pytest.fixture(scope="module")
 def problem():
+    old = torch.get_default_dtype()  # module scope runs before the float64 fixture: restore the default here
     torch.set_default_dtype(torch.float64)
-    G = Linear()
-    z, x = simulate(G, B, sigma2=SIGMA2, seed=1)
-    exact = linear_gaussian_log_likelihood(G.weight, G.bias, x, sigma2=SIGMA2)
+    try:
+        G = Linear()
+        z, x = simulate(G, B, sigma2=SIGMA2, seed=1)
+        exact = linear_gaussian_log_likelihood(G.weight, G.bias, x, sigma2=SIGMA2)
+    finally:
+        torch.set_default_dtype(old)
     return G, z, x, exact
 
 

@@ -9,7 +9,9 @@ from sklearn.linear_model import LogisticRegression
 
 from .data import ImageData
 
-__all__ = ["PixelDigitClassifier", "top_k_share", "spearman", "ink"]
+__all__ = ["PixelDigitClassifier", "top_k_share", "spearman", "ink", "auroc", "ks_statistic", "roughness",
+           "background_fraction", "label_counts", "nearest_distance",
+           "patch_coefficient_of_variation"]
 
 
 class PixelDigitClassifier:
@@ -52,3 +54,88 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
 def ink(images: torch.Tensor) -> torch.Tensor:
     """Mean pixel intensity in [0, 1] of (N, C, H, W) images in [-1, 1] -> (N,): how much is drawn."""
     return ((images + 1) / 2).mean(dim=(1, 2, 3))
+
+
+def auroc(scores: torch.Tensor, positive: torch.Tensor) -> float:
+    """Area under the ROC curve of ``scores`` (N,) for telling ``positive`` (N,) bool from the rest.
+
+    The Mann-Whitney form: the probability that a random positive scores higher than a random negative,
+    ties counting one half. 0.5 is chance; 1.0 puts every positive above every negative, 0.0 below.
+    """
+    from scipy.stats import rankdata
+    s = scores.detach().double().cpu().numpy()
+    pos = positive.detach().cpu().numpy().astype(bool)
+    if s.shape != pos.shape or s.ndim != 1:
+        raise ValueError(f"scores and positive must both have shape (N,), got {s.shape} and {pos.shape}")
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"need positives and negatives, got {n_pos} and {n_neg}")
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite")
+    ranks = rankdata(s)  # average ranks for ties
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def ks_statistic(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov test of (N,) and (M,) samples: ``(statistic, p-value)``.
+
+    The statistic is the largest gap between the two empirical CDFs: 0 for identical samples, 1 for
+    samples that do not overlap.
+    """
+    from scipy.stats import ks_2samp
+    result = ks_2samp(a.detach().double().cpu().numpy(), b.detach().double().cpu().numpy())
+    return float(result.statistic), float(result.pvalue)
+
+
+def roughness(images: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (horizontal and vertical), in [0, 1] units, of
+    (N, C, H, W) images in [-1, 1] -> (N,): 0 for a flat image, large for busy, high-frequency content."""
+    x = (images.detach().float() + 1) / 2
+    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(dim=(1, 2, 3))
+    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(1, 2, 3))
+    return (dx + dy) / 2
+
+
+def background_fraction(images: torch.Tensor, *, level: float = 0.1) -> torch.Tensor:
+    """Share of pixels within ``level`` (in [0, 1] units) of the image's darkest pixel, averaged over
+    channels: (N, C, H, W) in [-1, 1] -> (N,). For digits, the black background left around the strokes."""
+    x = (images.detach().float() + 1) / 2
+    darkest = x.amin(dim=(2, 3), keepdim=True)
+    return (x <= darkest + level).float().mean(dim=(1, 2, 3))
+
+
+def label_counts(labels: torch.Tensor, num_classes: int = 10) -> list[int]:
+    """How many of (N,) integer labels fall in each class 0..num_classes-1."""
+    return torch.bincount(labels.long(), minlength=num_classes)[:num_classes].tolist()
+
+
+def nearest_distance(images: torch.Tensor, reference: torch.Tensor, *, chunk_size: int = 512) -> torch.Tensor:
+    """Root-mean-square pixel distance from each of (N, C, H, W) images to its nearest neighbour among
+    (M, C, H, W) reference images -> (N,): how far an image lies from the data, in the pixel units of [-1, 1].
+    Batched with ``torch.cdist`` in chunks of ``chunk_size`` images."""
+    if images.shape[1:] != reference.shape[1:]:
+        raise ValueError(f"images {tuple(images.shape)} and reference {tuple(reference.shape)} differ in shape")
+    ref = reference.detach().float().reshape(len(reference), -1)
+    out = [torch.cdist(x.detach().float().reshape(len(x), -1), ref).amin(dim=1) for x in images.split(chunk_size)]
+    return torch.cat(out) / ref.shape[1] ** 0.5
+
+
+def patch_coefficient_of_variation(images: torch.Tensor, *, patch: int = 8, offset: float = 0.01) -> torch.Tensor:
+    """Mean coefficient of variation of the non-overlapping ``patch`` x ``patch`` patches of each image (paper 002,
+    section 4.2, Fig. 8 right): (N, C, H, W) images in [-1, 1] -> (N,).
+
+    Pixel values are mapped to [0, 1]; a patch's CV is the standard deviation of its pixel values (all channels)
+    divided by their mean plus ``offset``. The paper divides by the mean alone; the offset keeps all-black patches
+    (the background of digits), whose mean is 0, at CV 0 like every other flat patch instead of 0/0. Incomplete
+    patches at the border are dropped.
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    if patch < 1 or patch > min(h, w):
+        raise ValueError(f"patch must be in [1, {min(h, w)}], got {patch}")
+    x = (images.detach().double()[:, :, :h // patch * patch, :w // patch * patch] + 1) / 2
+    tiles = x.unfold(2, patch, patch).unfold(3, patch, patch)  # (N, C, h', w', p, p)
+    tiles = tiles.permute(0, 2, 3, 1, 4, 5).reshape(n, -1, c * patch * patch)
+    cv = tiles.std(-1, unbiased=False) / (tiles.mean(-1) + offset)
+    return cv.mean(1)
