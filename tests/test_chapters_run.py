@@ -80,3 +80,11 @@ def test_a1_paper_profile_without_data_says_how_to_get_it(tmp_path, monkeypatch)
 def test_unknown_profile_is_a_clear_error(tmp_path):
     with pytest.raises(papermill.PapermillExecutionError, match=r"unknown profile 'fast'"):
         execute("a1_exact_density", tmp_path, profile="fast")
+
+
+@pytest.mark.parametrize("chapter", ["b3_likelihood_maximization", "b4_explanatory_factors"])
+def test_celeba_paper_profile_without_data_says_how_to_get_it(chapter, tmp_path, monkeypatch):
+    # Paper 001's 64x64 CelebA setup: reading the data is the first thing that can fail, with the fix in the message.
+    monkeypatch.setenv("GANDENSITY_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(papermill.PapermillExecutionError, match=r"DatasetNotFoundError.*(?s:.*)img_align_celeba"):
+        execute(chapter, tmp_path, profile="paper", data_root=str(tmp_path / "empty"), device="cpu")

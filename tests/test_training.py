@@ -73,3 +73,37 @@ def test_recalibrated_eval_mode_matches_large_batch_training_mode():
         eval_out = g.eval()(z)
         train_out = g.train()(z)
     assert (eval_out - train_out).abs().mean() < 0.02
+
+
+def test_64x64_architecture_has_five_layers_each():
+    # Paper 001 section 4: 64x64 images, five layers in the generator and in the discriminator.
+    cfg = DCGANConfig(latent_dim=16, channels=3, width=4, image_size=64)
+    g, d = Generator(cfg), Discriminator(cfg)
+    assert g(torch.randn(2, 16)).shape == (2, 3, 64, 64)
+    assert d(torch.randn(2, 3, 64, 64)).shape == (2,)
+    assert len([m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)]) == 5
+    assert len([m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]) == 5
+    with pytest.raises(ValueError, match=r"\(B, 3, 64, 64\)"):
+        d(torch.randn(2, 3, 32, 32))
+    with pytest.raises(ValueError, match="image_size must be 32"):
+        DCGANConfig(image_size=48)
+
+
+def test_32x32_layout_is_unchanged_by_the_64x64_option():
+    # Cached 32x32 models keep loading: same parameter names and shapes as the four-layer DCGAN.
+    g = Generator(DCGANConfig(latent_dim=8, channels=1, width=4))
+    assert [tuple(p.shape) for p in g.state_dict().values() if p.ndim == 4] == [(8, 16, 4, 4), (16, 8, 4, 4),
+                                                                               (8, 4, 4, 4), (4, 1, 4, 4)]
+
+
+def test_rmsprop_and_uniform_prior_training():
+    data = ImageData(torch.rand(32, 1, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1,
+                     torch.zeros(32, dtype=torch.long), "noise64", "uniform noise for tests")
+    cfg = DCGANConfig(latent_dim=8, channels=1, width=2, image_size=64)
+    run = TrainConfig(epochs=1, batch_size=16, optimizer="rmsprop", lr=1e-4, prior="uniform", calibration_samples=64)
+    gan = train_dcgan(data, cfg, run, use_cache=False, progress=False, verbose=False)
+    assert gan.generator(torch.rand(3, 8) * 2 - 1).shape == (3, 1, 64, 64)
+    with pytest.raises(ValueError, match="optimizer must be"):
+        TrainConfig(epochs=1, optimizer="sgd")
+    with pytest.raises(ValueError, match="prior must be"):
+        TrainConfig(epochs=1, prior="laplace")

@@ -1,4 +1,5 @@
-"""Seeded, cached DCGAN training (paper 000 section 4: Adam, lr 2e-4, betas (0.5, 0.999)).
+"""Seeded, cached DCGAN training (paper 000 section 4: Adam, lr 2e-4, betas (0.5, 0.999); paper 001 section 4:
+RMSProp, lr 1e-4, decay 0.9, uniform prior on [-1, 1]^n).
 
 ``train_dcgan`` is deterministic on the CPU for a given seed and thread count, and stores its result
 in the content-addressed cache (:mod:`gandensity.cache`) under a key made of the architecture, the
@@ -22,13 +23,18 @@ from torch import nn
 from . import cache, models
 from .data import ImageData, fingerprint, load
 from .models import DCGANConfig, Discriminator, Generator, init_dcgan_weights
+from .priors import Prior, StandardNormal, UniformBox
 
 __all__ = ["TrainConfig", "TrainedGAN", "train_dcgan", "dcgan_for", "recalibrate_batchnorm", "progress_enabled"]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings of a DCGAN run."""
+    """Optimisation settings of a DCGAN run.
+
+    ``optimizer`` is ``"adam"`` (betas ``beta1``, ``beta2``) or ``"rmsprop"`` (decay ``rmsprop_alpha``);
+    ``prior`` is the latent distribution, ``"normal"`` (N(0, I)) or ``"uniform"`` (on [-1, 1]^n).
+    """
 
     epochs: int
     batch_size: int = 64
@@ -37,10 +43,20 @@ class TrainConfig:
     beta2: float = 0.999
     seed: int = 0
     calibration_samples: int = 4096
+    optimizer: str = "adam"
+    rmsprop_alpha: float = 0.9
+    prior: str = "normal"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(f"need epochs >= 1 and batch_size >= 2, got {self.epochs}, {self.batch_size}")
+        if self.optimizer not in ("adam", "rmsprop"):
+            raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {self.optimizer!r}")
+        if self.prior not in ("normal", "uniform"):
+            raise ValueError(f"prior must be 'normal' or 'uniform', got {self.prior!r}")
+
+    def latent_prior(self) -> Prior:
+        return StandardNormal() if self.prior == "normal" else UniformBox(-1.0, 1.0)
 
 
 class TrainedGAN(NamedTuple):
@@ -71,13 +87,14 @@ def progress_enabled() -> bool:
 
 @torch.no_grad()
 def recalibrate_batchnorm(generator: Generator, num_samples: int, *, batch_size: int = 256,
-                          seed: int = 0) -> None:
+                          seed: int = 0, prior: Prior | None = None) -> None:
     """Set the generator's batch-norm statistics to exact averages over ``num_samples`` fresh latents.
 
     Densities need G in eval mode (per-sample), but the running averages kept during training mix
     statistics of many past weights; re-estimating them for the final weights makes eval-mode samples
-    match training-mode ones.
+    match training-mode ones. Latents are drawn from ``prior`` (default standard normal).
     """
+    prior = prior if prior is not None else StandardNormal()
     device = next(generator.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     bns = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -88,7 +105,7 @@ def recalibrate_batchnorm(generator: Generator, num_samples: int, *, batch_size:
     generator.train()
     for start in range(0, num_samples, batch_size):
         b = min(batch_size, num_samples - start)
-        generator(torch.randn(b, generator.config.latent_dim, generator=gen).to(device))
+        generator(prior.sample(b, generator.config.latent_dim, generator=gen).to(device))
     for m, momentum in zip(bns, momenta):
         m.momentum = momentum
     generator.eval()
@@ -105,9 +122,14 @@ def _train(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device
         d_net.apply(init_dcgan_weights)
     g_net.to(device).train()
     d_net.to(device).train()
-    betas = (config.beta1, config.beta2)
-    opt_g = torch.optim.Adam(g_net.parameters(), config.lr, betas=betas)
-    opt_d = torch.optim.Adam(d_net.parameters(), config.lr, betas=betas)
+    if config.optimizer == "adam":
+        betas = (config.beta1, config.beta2)
+        opt_g = torch.optim.Adam(g_net.parameters(), config.lr, betas=betas)
+        opt_d = torch.optim.Adam(d_net.parameters(), config.lr, betas=betas)
+    else:
+        opt_g = torch.optim.RMSprop(g_net.parameters(), config.lr, alpha=config.rmsprop_alpha)
+        opt_d = torch.optim.RMSprop(d_net.parameters(), config.lr, alpha=config.rmsprop_alpha)
+    prior = config.latent_prior()
     n, b = images.shape[0], config.batch_size
     steps = n // b
     if steps < 1:
@@ -122,7 +144,7 @@ def _train(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device
         sums = torch.zeros(4)
         for i in range(steps):
             real = images[perm[i * b:(i + 1) * b]].to(device)
-            z = torch.randn(b, model.latent_dim, generator=gen).to(device)
+            z = prior.sample(b, model.latent_dim, generator=gen).to(device)
             fake = g_net(z)
             ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
             logit_real, logit_fake = d_net(real), d_net(fake.detach())
@@ -141,7 +163,7 @@ def _train(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device
             history[key].append(value)
         if progress:
             epochs.set_postfix(loss_d=history["loss_d"][-1], loss_g=history["loss_g"][-1])
-    recalibrate_batchnorm(g_net, config.calibration_samples, seed=config.seed)
+    recalibrate_batchnorm(g_net, config.calibration_samples, seed=config.seed, prior=prior)
     d_net.eval()
     return {"generator": {k: v.cpu() for k, v in g_net.state_dict().items()},
             "discriminator": {k: v.cpu() for k, v in d_net.state_dict().items()},
@@ -151,7 +173,7 @@ def _train(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device
 def train_dcgan(data: ImageData, model: DCGANConfig, config: TrainConfig, *,
                 device: str | torch.device = "cpu", use_cache: bool = True,
                 progress: bool | None = None, verbose: bool = True) -> TrainedGAN:
-    """Train (or load from the cache) a DCGAN on ``data.images`` (N, C, 32, 32) in [-1, 1].
+    """Train (or load from the cache) a DCGAN on ``data.images`` (N, C, S, S) in [-1, 1], S = model.image_size.
 
     Args:
         data: training images; their channel count must match ``model.channels``.
@@ -166,10 +188,11 @@ def train_dcgan(data: ImageData, model: DCGANConfig, config: TrainConfig, *,
         :class:`TrainedGAN` whose generator is in eval mode with recalibrated batch norm.
     """
     images = data.images
-    if images.ndim != 4 or tuple(images.shape[1:]) != (model.channels, 32, 32):
+    if images.ndim != 4 or tuple(images.shape[1:]) != model.image_shape:
+        size = model.image_size
         raise ValueError(f"DCGAN with {model.channels} channel(s) trains on images of shape (N, {model.channels}, "
-                         f"32, 32); {data.name} has shape {tuple(images.shape)} (load it with channels="
-                         f"{model.channels}, size=32)")
+                         f"{size}, {size}); {data.name} has shape {tuple(images.shape)} (load it with channels="
+                         f"{model.channels}, size={size})")
     if not torch.isfinite(images).all():
         raise ValueError(f"{data.name} contains NaN or inf pixels")
     device = torch.device(device)
@@ -196,12 +219,18 @@ def dcgan_for(config: Mapping[str, Any], *, device: str | torch.device = "cpu",
 
     ``config`` is a chapter configuration (:func:`gandensity.profiles.chapter_config`) holding
     ``data``, ``channels``, ``width``, ``epochs``, ``batch_size``, ``seed``, ``data_root`` and optionally
-    ``latent_dim`` (default 100); chapters with equal values share one cache entry.
+    ``latent_dim`` (default 100), ``image_size`` (32), ``optimizer`` ("adam"), ``gan_lr`` (2e-4) and ``prior``
+    ("normal"); chapters with equal values share one cache entry.
 
     Returns:
         ``(trained GAN, training data)``.
     """
-    train = load(config["data"], data_root=config["data_root"], split="train", channels=config["channels"])
-    model = DCGANConfig(latent_dim=config.get("latent_dim", 100), channels=config["channels"], width=config["width"])
-    run = TrainConfig(epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"])
+    size = config.get("image_size", 32)
+    train = load(config["data"], data_root=config["data_root"], split="train", channels=config["channels"],
+                 size=size)
+    model = DCGANConfig(latent_dim=config.get("latent_dim", 100), channels=config["channels"], width=config["width"],
+                        image_size=size)
+    run = TrainConfig(epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"],
+                      lr=config.get("gan_lr", 2e-4), optimizer=config.get("optimizer", "adam"),
+                      prior=config.get("prior", "normal"))
     return train_dcgan(train, model, run, device=device, verbose=verbose), train
