@@ -40,7 +40,7 @@ from . import cache, density, models, training
 from .data import ImageData, fingerprint, load
 from .models import DCGANConfig, Discriminator, Generator, init_dcgan_weights
 from .priors import StandardNormal
-from .training import TrainConfig, TrainedGAN, progress_enabled, recalibrate_batchnorm
+from .training import TrainConfig, TrainedGAN, progress_enabled
 
 __all__ = [
     "GAN_KEYS", "gan_config", "load_split", "without_label", "gan_for",
@@ -177,63 +177,9 @@ class InfoGAN(NamedTuple):
 
 def _train_infogan(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, info_weight: float,
                    device: torch.device, progress: bool) -> dict:
-    """training._train with Q: the generator step minimises GAN loss + info_weight * mean_i (Q_i - z_i)^2."""
-    start = time.perf_counter()
-    gen = torch.Generator().manual_seed(config.seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        g_net, d_net, q_net = Generator(model), Discriminator(model), QNetwork(model)
-        g_net.apply(init_dcgan_weights)
-        d_net.apply(init_dcgan_weights)
-    for net in (g_net, d_net, q_net):
-        net.to(device).train()
-    betas = (config.beta1, config.beta2)
-    # Q is updated in the same step as G (paper 000, section 4).
-    opt_g = torch.optim.Adam([*g_net.parameters(), *q_net.parameters()], config.lr, betas=betas)
-    opt_d = torch.optim.Adam(d_net.parameters(), config.lr, betas=betas)
-    n, b = images.shape[0], config.batch_size
-    steps = n // b
-    if steps < 1:
-        raise ValueError(f"batch_size {b} exceeds the number of training images {n}")
-    history: dict[str, list[float]] = {"loss_d": [], "loss_g": [], "d_real": [], "d_fake": [], "q_error": []}
-    epochs = range(config.epochs)
-    if progress:
-        from tqdm import tqdm
-        epochs = tqdm(epochs, desc="InfoGAN", unit="epoch", file=sys.stderr)
-    for _ in epochs:
-        perm = torch.randperm(n, generator=gen)
-        sums = torch.zeros(5)
-        for i in range(steps):
-            real = images[perm[i * b:(i + 1) * b]].to(device)
-            z = torch.randn(b, model.latent_dim, generator=gen).to(device)
-            fake = g_net(z)
-            ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
-            logit_real, logit_fake = d_net(real), d_net(fake.detach())
-            loss_d = (F.binary_cross_entropy_with_logits(logit_real, ones)
-                      + F.binary_cross_entropy_with_logits(logit_fake, zeros))
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            features = d_net.features(fake)
-            loss_gan = F.binary_cross_entropy_with_logits(d_net.head(features).flatten(), ones)
-            q_error = (q_net(features) - z).pow(2).mean()
-            loss_g = loss_gan + info_weight * q_error
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()  # also leaves gradients in D, which its next step clears unused
-            opt_g.step()
-            sums += torch.stack([loss_d.detach(), loss_gan.detach(), torch.sigmoid(logit_real).mean().detach(),
-                                 torch.sigmoid(logit_fake).mean().detach(), q_error.detach()]).cpu()
-        for key, value in zip(history, (sums / steps).tolist()):
-            history[key].append(value)
-        if progress:
-            epochs.set_postfix(loss_d=history["loss_d"][-1], q_error=history["q_error"][-1])
-    recalibrate_batchnorm(g_net, config.calibration_samples, seed=config.seed)
-    d_net.eval()
-    q_net.eval()
-    return {"generator": {k: v.cpu() for k, v in g_net.state_dict().items()},
-            "discriminator": {k: v.cpu() for k, v in d_net.state_dict().items()},
-            "q": {k: v.cpu() for k, v in q_net.state_dict().items()},
-            "history": history, "seconds": time.perf_counter() - start}
+    """The DCGAN loop of :mod:`gandensity.training` with a Q network: the generator step minimises
+    GAN loss + info_weight * mean_i (Q_i - z_i)^2, and Q is updated in that step (paper 000, section 4)."""
+    return training._train(images, model, config, device, progress, make_q=QNetwork, info_weight=info_weight)
 
 
 def train_infogan(data: ImageData, model: DCGANConfig, config: TrainConfig, *, info_weight: float = 1.0,

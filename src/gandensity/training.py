@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -111,23 +111,29 @@ def recalibrate_batchnorm(generator: Generator, num_samples: int, *, batch_size:
     generator.eval()
 
 
-def _train(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device: torch.device,
-           progress: bool) -> dict:
+def _train(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device: torch.device, progress: bool,
+           make_q: Callable[[DCGANConfig], nn.Module] | None = None, info_weight: float = 0.0) -> dict:
+    """The GAN loop. With ``make_q`` (paper 000's InfoGAN-style objective, :mod:`gandensity.regressors`), a Q network
+    on the discriminator's features is trained in the generator's step, which then minimises the GAN loss plus
+    ``info_weight`` * mean_i (Q_i - z_i)^2; its state and per-epoch ``q_error`` are returned too."""
     start = time.perf_counter()
     gen = torch.Generator().manual_seed(config.seed)
     with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG untouched
         torch.manual_seed(config.seed)
         g_net, d_net = Generator(model), Discriminator(model)
+        q_net = make_q(model) if make_q is not None else None
         g_net.apply(init_dcgan_weights)
         d_net.apply(init_dcgan_weights)
-    g_net.to(device).train()
-    d_net.to(device).train()
+    nets = [g_net, d_net] + ([q_net] if q_net is not None else [])
+    for net in nets:
+        net.to(device).train()
+    g_params = [*g_net.parameters(), *(q_net.parameters() if q_net is not None else [])]  # Q steps with G
     if config.optimizer == "adam":
         betas = (config.beta1, config.beta2)
-        opt_g = torch.optim.Adam(g_net.parameters(), config.lr, betas=betas)
+        opt_g = torch.optim.Adam(g_params, config.lr, betas=betas)
         opt_d = torch.optim.Adam(d_net.parameters(), config.lr, betas=betas)
     else:
-        opt_g = torch.optim.RMSprop(g_net.parameters(), config.lr, alpha=config.rmsprop_alpha)
+        opt_g = torch.optim.RMSprop(g_params, config.lr, alpha=config.rmsprop_alpha)
         opt_d = torch.optim.RMSprop(d_net.parameters(), config.lr, alpha=config.rmsprop_alpha)
     prior = config.latent_prior()
     n, b = images.shape[0], config.batch_size
@@ -135,13 +141,15 @@ def _train(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device
     if steps < 1:
         raise ValueError(f"batch_size {b} exceeds the number of training images {n}")
     history: dict[str, list[float]] = {"loss_d": [], "loss_g": [], "d_real": [], "d_fake": []}
+    if q_net is not None:
+        history["q_error"] = []
     epochs = range(config.epochs)
     if progress:
         from tqdm import tqdm
-        epochs = tqdm(epochs, desc="DCGAN", unit="epoch", file=sys.stderr)
+        epochs = tqdm(epochs, desc="DCGAN" if q_net is None else "InfoGAN", unit="epoch", file=sys.stderr)
     for _ in epochs:
         perm = torch.randperm(n, generator=gen)
-        sums = torch.zeros(4)
+        sums = torch.zeros(len(history))
         for i in range(steps):
             real = images[perm[i * b:(i + 1) * b]].to(device)
             z = prior.sample(b, model.latent_dim, generator=gen).to(device)
@@ -153,21 +161,31 @@ def _train(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
-            loss_g = F.binary_cross_entropy_with_logits(d_net(fake), ones)  # non-saturating loss
+            features = d_net.features(fake)
+            loss_gan = F.binary_cross_entropy_with_logits(d_net.head(features).flatten(), ones)  # non-saturating
+            stats = [loss_d, loss_gan, torch.sigmoid(logit_real).mean(), torch.sigmoid(logit_fake).mean()]
+            loss_g = loss_gan
+            if q_net is not None:
+                q_error = (q_net(features) - z).pow(2).mean()
+                loss_g = loss_gan + info_weight * q_error
+                stats.append(q_error)
             opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
+            loss_g.backward()  # also leaves gradients in D, which its next step clears unused
             opt_g.step()
-            sums += torch.stack([loss_d.detach(), loss_g.detach(), torch.sigmoid(logit_real).mean().detach(),
-                                 torch.sigmoid(logit_fake).mean().detach()]).cpu()
+            sums += torch.stack([v.detach() for v in stats]).cpu()
         for key, value in zip(history, (sums / steps).tolist()):
             history[key].append(value)
         if progress:
-            epochs.set_postfix(loss_d=history["loss_d"][-1], loss_g=history["loss_g"][-1])
+            epochs.set_postfix({key: values[-1] for key, values in history.items() if key != "d_real"})
     recalibrate_batchnorm(g_net, config.calibration_samples, seed=config.seed, prior=prior)
-    d_net.eval()
-    return {"generator": {k: v.cpu() for k, v in g_net.state_dict().items()},
-            "discriminator": {k: v.cpu() for k, v in d_net.state_dict().items()},
-            "history": history, "seconds": time.perf_counter() - start}
+    for net in nets[1:]:
+        net.eval()
+    result = {"generator": {k: v.cpu() for k, v in g_net.state_dict().items()},
+              "discriminator": {k: v.cpu() for k, v in d_net.state_dict().items()},
+              "history": history, "seconds": time.perf_counter() - start}
+    if q_net is not None:
+        result["q"] = {k: v.cpu() for k, v in q_net.state_dict().items()}
+    return result
 
 
 def train_dcgan(data: ImageData, model: DCGANConfig, config: TrainConfig, *,
