@@ -23,7 +23,8 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["CorruptCacheEntry", "cache_dir", "cache_key", "code_version", "save_entry", "load_entry", "cached"]
+__all__ = ["CorruptCacheEntry", "cache_dir", "cache_key", "code_version", "generator_fingerprint", "tensor_fingerprint",
+           "save_entry", "load_entry", "cached"]
 
 _MAGIC = b"GANDENSITY-CACHE v1 "
 
@@ -112,3 +113,19 @@ def cached(kind: str, parts: dict[str, Any], build: Callable[[], Any],
     if enabled:
         save_entry(path, result)
     return result, False, path
+
+
+def generator_fingerprint(generator: torch.nn.Module) -> str:
+    """sha256 (hex) of a network's configuration and state (weights and batch-norm statistics)."""
+    h = hashlib.sha256(repr(getattr(generator, "config", type(generator).__name__)).encode())
+    for name, value in generator.state_dict().items():
+        h.update(name.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def tensor_fingerprint(x: torch.Tensor) -> str:
+    """sha256 (hex) of a tensor's shape, dtype and bytes."""
+    h = hashlib.sha256(f"{tuple(x.shape)} {x.dtype}".encode())
+    h.update(x.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()

@@ -13,7 +13,6 @@ images of the GAN's data, samples of the noisy model x = G(z) + N(0, sigma2 I), 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from . import ais, cache, inversion
+from .cache import generator_fingerprint, tensor_fingerprint
 from .data import ImageData, load
 
 __all__ = ["NoiseFit", "generator_fingerprint", "tensor_fingerprint", "noise_variance", "log_likelihoods",
@@ -43,22 +43,6 @@ class NoiseFit(NamedTuple):
     sigma2: float
     errors: torch.Tensor
     hit: bool
-
-
-def generator_fingerprint(generator: nn.Module) -> str:
-    """sha256 (hex) of a network's configuration and state (weights and batch-norm statistics)."""
-    h = hashlib.sha256(repr(getattr(generator, "config", type(generator).__name__)).encode())
-    for name, value in generator.state_dict().items():
-        h.update(name.encode())
-        h.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def tensor_fingerprint(x: torch.Tensor) -> str:
-    """sha256 (hex) of a tensor's shape, dtype and bytes."""
-    h = hashlib.sha256(f"{tuple(x.shape)} {x.dtype}".encode())
-    h.update(x.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def _code() -> str:

@@ -25,7 +25,6 @@ still runs alone.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from collections.abc import Mapping
@@ -37,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import cache, density, models, training
+from .cache import generator_fingerprint
 from .data import ImageData, fingerprint, load
 from .models import DCGANConfig, Discriminator, Generator, init_dcgan_weights
 from .priors import StandardNormal
@@ -291,15 +291,6 @@ def sample_triplets(generator: Generator, num: int, *, seed: int = 0, exact: boo
                                                     on_singular="raise").cpu()
         seconds = time.perf_counter() - start
     return Triplets(z, images, log_prior, log_density, seconds)
-
-
-def generator_fingerprint(generator: nn.Module) -> str:
-    """sha256 (hex) of a network's configuration and state (weights and batch-norm statistics)."""
-    h = hashlib.sha256(repr(getattr(generator, "config", type(generator).__name__)).encode())
-    for name, value in generator.state_dict().items():
-        h.update(name.encode())
-        h.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------ regressors
