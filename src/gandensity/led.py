@@ -1,0 +1,349 @@
+"""LED (paper 003): a critic that is a normalized density, trained against a density-tracking generator.
+
+The critic outputs ``log N_theta(x)`` (its last activation is the exponential, so N > 0). Its normalizing
+constant is estimated by importance sampling with the generator as the proposal (paper Eq. 2),
+
+    alpha_theta = E_{y ~ P_G}[N_theta(y) / P_G(y)] ~ (1/K) sum_j N_theta(y_j) / P_G(y_j),
+
+with P_G(y_j) tracked through the generator's layers (:mod:`gandensity.tracked`). The critic maximizes the
+normalized log-likelihood of the data (Eq. 3; K = 1 is Eq. 4, the WGAN critic plus a constant); the generator
+maximizes k H(P_G) + E log N_theta(G(z)) (Eq. 5 with the entropy weight k of appendix B.4). During training a
+share of the proposal samples is replaced by N(0, I) draws (appendix B.3), so that the proposal has mass
+everywhere; each sample is weighted by the density of the component that drew it, which keeps the estimate of
+alpha unbiased.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import cache, tracked
+from .training import progress_enabled
+
+__all__ = ["Critic", "mlp_critic", "dcgan_critic", "perpendicular_energy", "log_normalizer", "critic_loss",
+           "generator_loss", "normal_replacement", "LEDConfig", "FittedLED", "train_led", "fit_led",
+           "estimate_log_normalizer", "normalizer_estimates", "bits_per_pixel", "raise_critic_score"]
+
+
+def perpendicular_energy(x: Tensor, layer: nn.Linear | nn.Conv2d, t: Tensor | None = None) -> Tensor:
+    """The paper's perpendicular component at one linear layer (section 2.2): ||t_perp||^2 per sample, (B,).
+
+    With t = W x (the layer without its bias) and v = W^T t, the paper removes from x its projection on v:
+    t_perp = x - v (v^T x) / ||v||^2, so ||t_perp||^2 = ||x||^2 - ||W x||^4 / ||W^T W x||^2. For a convolution,
+    W^T is the transposed convolution (appendix B.2). Note that this removes one direction, W^T W x, not the
+    whole row space of W (that would need a pseudo-inverse); it is what the paper's formula computes.
+    ``t`` may pass W x if the caller has it (the layer's output minus its bias), saving one product.
+    """
+    if isinstance(layer, nn.Conv2d):
+        args = (layer.stride, layer.padding, layer.dilation, layer.groups)
+        t = F.conv2d(x, layer.weight, None, *args) if t is None else t
+        v = torch.nn.grad.conv2d_input(x.shape, layer.weight, t, *args)  # exactly W^T t, at x's size
+    elif isinstance(layer, nn.Linear):
+        t = F.linear(x, layer.weight) if t is None else t
+        v = F.linear(t, layer.weight.t())
+    else:
+        raise TypeError(f"perpendicular_energy needs nn.Linear or nn.Conv2d, got {type(layer).__name__}")
+    x2 = x.double().flatten(1).pow(2).sum(1)
+    t2 = t.double().flatten(1).pow(2).sum(1)
+    v2 = v.double().flatten(1).pow(2).sum(1)
+    return (x2 - t2.pow(2) / v2.clamp_min(1e-30)).clamp_min(0.0)
+
+
+class Critic(nn.Module):
+    """log N_theta(x) (B,) = f_theta(x) - weight * sum_k ||t_perp,k||^2 over the ``penalized`` layers.
+
+    ``body`` is a list of modules applied in order; ``penalized`` names the indices of linear or convolution
+    layers whose input's perpendicular component is penalized (empty: a plain critic). No batch normalization:
+    a density must not depend on which other images share the batch.
+    """
+
+    def __init__(self, body: Sequence[nn.Module], penalized: Sequence[int] = (), weight: float = 1.0,
+                 in_shape: tuple[int, ...] = ()) -> None:
+        super().__init__()
+        self.body = nn.ModuleList(body)
+        self.penalized = tuple(penalized)
+        self.weight = weight
+        self.in_shape = tuple(in_shape)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.in_shape and tuple(x.shape[1:]) != self.in_shape:
+            raise ValueError(f"Critic expects inputs (B, {', '.join(map(str, self.in_shape))}), got {tuple(x.shape)}")
+        energy = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
+        for i, module in enumerate(self.body):
+            out = module(x)
+            if i in self.penalized:
+                bias = module.bias  # type: ignore[union-attr]
+                t = out if bias is None else out - bias.view(1, -1, *([1] * (out.ndim - 2)))
+                energy = energy + perpendicular_energy(x, module, t)  # type: ignore[arg-type]
+            x = out
+        return x.flatten().double() - self.weight * energy
+
+
+def mlp_critic(data_dim: int = 2, *, hidden: int = 128, depth: int = 3, perpendicular: bool = False) -> Critic:
+    """An MLP critic for 2-D data: ``depth`` hidden layers of ``hidden`` units, LeakyReLU(0.2), a scalar head."""
+    body: list[nn.Module] = []
+    d = data_dim
+    for _ in range(depth):
+        body += [nn.Linear(d, hidden), nn.LeakyReLU(0.2)]
+        d = hidden
+    body.append(nn.Linear(d, 1))
+    penalized = [i for i, m in enumerate(body[:-1]) if isinstance(m, nn.Linear)] if perpendicular else []
+    return Critic(body, penalized, in_shape=(data_dim,))
+
+
+def dcgan_critic(*, channels: int = 1, image_size: int = 32, width: int = 32, perpendicular: bool = True) -> Critic:
+    """The DCGAN discriminator as a density (paper section 2.3): strided 4x4 convolutions halving the side down
+    to 4x4, LeakyReLU(0.2), no batch norm, a 4x4 head to one number, log N_theta. With ``perpendicular`` the
+    input of every strided convolution pays its perpendicular energy (section 2.2); the head does not."""
+    body: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2)]
+    side, w = image_size // 2, width
+    while side > 4:
+        body += [nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU(0.2)]
+        side, w = side // 2, 2 * w
+    if side != 4:
+        raise ValueError(f"image_size must be 4 times a power of 2 (e.g. 32 or 64); got {image_size}")
+    body.append(nn.Conv2d(w, 1, 4, 1, 0))
+    penalized = [i for i, m in enumerate(body[:-1]) if isinstance(m, nn.Conv2d)] if perpendicular else []
+    return Critic(body, penalized, in_shape=(channels, image_size, image_size))
+
+
+def log_normalizer(log_n: Tensor, log_q: Tensor) -> Tensor:
+    """log alpha-hat = log((1/K) sum_j N(y_j) / q(y_j)) from log N (K,) and the proposal's log q (K,); scalar."""
+    return torch.logsumexp(log_n - log_q, 0) - math.log(log_n.shape[0])
+
+
+def critic_loss(log_n_real: Tensor, log_n_fake: Tensor, log_q_fake: Tensor) -> Tensor:
+    """Negative of paper Eq. 3 per data point: -mean log N(x) + log alpha-hat (q is a constant for the critic)."""
+    return -log_n_real.mean() + log_normalizer(log_n_fake, log_q_fake.detach())
+
+
+def generator_loss(log_n_fake: Tensor, log_pg_fake: Tensor, entropy_weight: float) -> Tensor:
+    """Negative of paper Eq. 5 with the entropy weight k: k mean log P_G(y) - mean log N(y) (H ~ -mean log P_G)."""
+    return entropy_weight * log_pg_fake.mean() - log_n_fake.mean()
+
+
+def normal_replacement(y: Tensor, log_q: Tensor, prob: float, *,
+                       generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """Replace each sample of y (B, ...) by an N(0, I) draw with probability ``prob`` (appendix B.3).
+
+    Returns (y', log q', replaced): a replaced sample's log q is its standard-normal log-density, so that
+    N(y)/q(y) uses the density of the component that drew it (unbiased for alpha as both components have full
+    support). ``replaced`` is a (B,) bool mask.
+    """
+    replaced = torch.rand(y.shape[0], generator=generator, device=y.device) < prob
+    if not replaced.any():
+        return y, log_q, replaced
+    noise = torch.randn(y.shape, generator=generator, device=y.device, dtype=y.dtype)
+    mask = replaced.view(-1, *([1] * (y.ndim - 1)))
+    y = torch.where(mask, noise, y)
+    log_q = torch.where(replaced, tracked.standard_normal_log_prob(noise), log_q)
+    return y, log_q, replaced
+
+
+@dataclass(frozen=True)
+class LEDConfig:
+    """LED training settings. ``normalizer_samples`` is K of Eq. 3 (K = 1: Eq. 4); the generator always draws
+    ``max(batch_size, K)`` samples per step and its loss uses ``batch_size`` of them. ``entropy_weight`` is k
+    (appendix B.4); ``replace_prob`` the share of proposal samples replaced by N(0, I) (appendix B.3). Adam with
+    lr 1e-3 for both networks is appendix B.1. ``snapshots`` are the steps after which the networks' states are
+    kept (for the normalizer's behaviour over training, appendix D)."""
+
+    steps: int = 2000
+    batch_size: int = 64
+    normalizer_samples: int = 64
+    entropy_weight: float = 1.0
+    replace_prob: float = 0.0
+    critic_steps: int = 1
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    snapshots: tuple[int, ...] = ()
+    seed: int = 0
+
+
+class FittedLED(NamedTuple):
+    """A trained pair, in evaluation mode. history: per-step float64 tensors ``critic_loss``, ``generator_loss``,
+    ``log_alpha`` (the training estimate of log alpha) and ``log_pg`` (mean log P_G of the generator's batch).
+    snapshots: {step: (generator state, critic state)}. from_cache: loaded rather than trained. seconds: training
+    time (0 when cached)."""
+
+    generator: tracked.TrackedGenerator
+    critic: Critic
+    history: dict[str, Tensor]
+    snapshots: dict[int, tuple[dict[str, Tensor], dict[str, Tensor]]]
+    from_cache: bool
+    seconds: float
+
+
+def train_led(data: Tensor, generator: tracked.TrackedGenerator, critic: Critic, config: LEDConfig, *,
+              progress: bool = False) -> tuple[dict[str, Tensor], dict[int, tuple[dict, dict]]]:
+    """Train ``generator`` and ``critic`` in place on ``data`` (N, *shape); returns (history, snapshots).
+
+    Seeded by ``config.seed``: batches, latents, noise and replacements come from one torch.Generator.
+    """
+    if data.ndim < 2 or tuple(data.shape[1:]) != tuple(generator.out_shape):
+        raise ValueError(f"data of shape {tuple(data.shape)} does not match the generator's output "
+                         f"(N, {', '.join(map(str, generator.out_shape))})")
+    if not torch.isfinite(data).all():
+        raise ValueError("data contains NaN or infinite values; clean them before training")
+    device = data.device
+    rng = torch.Generator(device=device).manual_seed(config.seed)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas)
+    opt_c = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.betas)
+    n_fake = max(config.batch_size, config.normalizer_samples)
+    history: dict[str, list[float]] = {k: [] for k in ("critic_loss", "generator_loss", "log_alpha", "log_pg")}
+    snapshots: dict[int, tuple[dict, dict]] = {}
+    generator.train()
+    critic.train()
+    for step in range(1, config.steps + 1):
+        for _ in range(config.critic_steps):
+            real = data[torch.randint(0, len(data), (config.batch_size,), generator=rng, device=device)]
+            with torch.no_grad():
+                s = generator.sample(n_fake, generator=rng)
+            y, log_q, _ = normal_replacement(s.x[:config.normalizer_samples], s.log_density[:config.normalizer_samples],
+                                             config.replace_prob, generator=rng)
+            loss_c = critic_loss(critic(real), critic(y), log_q)
+            opt_c.zero_grad(set_to_none=True)
+            loss_c.backward()
+            opt_c.step()
+        s = generator.sample(n_fake, generator=rng)
+        x, log_pg = s.x[:config.batch_size], s.log_density[:config.batch_size]
+        for p in critic.parameters():
+            p.requires_grad_(False)
+        log_n = critic(x)
+        loss_g = generator_loss(log_n, log_pg, config.entropy_weight)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        for p in critic.parameters():
+            p.requires_grad_(True)
+        history["critic_loss"].append(float(loss_c.detach()))
+        history["generator_loss"].append(float(loss_g.detach()))
+        history["log_alpha"].append(float(log_normalizer(log_n.detach(), log_pg.detach())))
+        history["log_pg"].append(float(log_pg.detach().mean()))
+        if not math.isfinite(history["critic_loss"][-1] + history["generator_loss"][-1]):
+            raise FloatingPointError(f"LED training diverged at step {step} (loss is not finite); lower lr or "
+                                     f"raise entropy_weight")
+        if step in config.snapshots:
+            snapshots[step] = ({k: v.detach().clone() for k, v in generator.state_dict().items()},
+                               {k: v.detach().clone() for k, v in critic.state_dict().items()})
+        if progress and step % max(config.steps // 10, 1) == 0:
+            print(f"  step {step}/{config.steps}: critic {loss_c.item():.3f}, generator {loss_g.item():.3f}")
+    generator.eval()
+    critic.eval()
+    return {k: torch.tensor(v, dtype=torch.float64) for k, v in history.items()}, snapshots
+
+
+_BUILDERS = {"mlp": (tracked.mlp_generator, mlp_critic), "image": (tracked.image_generator, dcgan_critic)}
+
+
+def build(kind: str, generator: dict[str, Any], critic: dict[str, Any], seed: int) -> tuple[tracked.TrackedGenerator, Critic]:
+    """Fresh networks of ``kind`` ("mlp" or "image") from keyword settings, initialised with ``seed``."""
+    if kind not in _BUILDERS:
+        raise ValueError(f"unknown LED kind {kind!r}; choose one of {sorted(_BUILDERS)}")
+    make_g, make_c = _BUILDERS[kind]
+    torch.manual_seed(seed)
+    return make_g(**generator), make_c(**critic)
+
+
+def fit_led(data: Tensor, *, kind: str, generator: dict[str, Any], critic: dict[str, Any], config: LEDConfig,
+            data_fingerprint: str, device: str | torch.device = "cpu", use_cache: bool = True) -> FittedLED:
+    """Train (or load from the cache) an LED pair of ``kind`` on ``data`` (N, *shape).
+
+    The cache key holds the settings, ``data_fingerprint`` and the code of this module and
+    :mod:`gandensity.tracked`, so any change retrains.
+    """
+    device = torch.device(device)
+    parts = {"kind": kind, "generator": generator, "critic": critic, "config": asdict(config),
+             "data": data_fingerprint, "code": cache.code_version(tracked, sys.modules[__name__])}
+    seconds = 0.0
+
+    def run() -> dict[str, Any]:
+        nonlocal seconds
+        g, c = build(kind, generator, critic, config.seed)
+        g, c = g.to(device), c.to(device)
+        start = time.perf_counter()
+        history, snaps = train_led(data.to(device), g, c, config, progress=progress_enabled())
+        seconds = time.perf_counter() - start
+        cpu = lambda sd: {k: v.cpu() for k, v in sd.items()}  # noqa: E731
+        return {"generator": cpu(g.state_dict()), "critic": cpu(c.state_dict()), "history": history,
+                "snapshots": {int(k): (cpu(a), cpu(b)) for k, (a, b) in snaps.items()}}
+
+    entry, hit, _ = cache.cached(f"led-{kind}", parts, run, enabled=use_cache)
+    g, c = build(kind, generator, critic, config.seed)
+    g.load_state_dict(entry["generator"])
+    c.load_state_dict(entry["critic"])
+    g, c = g.to(device).eval(), c.to(device).eval()
+    return FittedLED(g, c, entry["history"], entry["snapshots"], hit, seconds)
+
+
+@torch.no_grad()
+def estimate_log_normalizer(critic: Critic, generator: tracked.TrackedGenerator, num_samples: int, *,
+                            chunk: int = 1024, generator_rng: torch.Generator | None = None) -> Tensor:
+    """log alpha-hat from ``num_samples`` generator samples (evaluation mode, no replacement); float64 scalar.
+
+    Computed in chunks with a running log-sum-exp, so its memory does not grow with ``num_samples``.
+    """
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+    total = torch.tensor(-math.inf, dtype=torch.float64)
+    for start in range(0, num_samples, chunk):
+        s = generator.sample(min(chunk, num_samples - start), generator=generator_rng)
+        total = torch.logaddexp(total, torch.logsumexp((critic(s.x) - s.log_density).cpu(), 0))
+    return total - math.log(num_samples)
+
+
+def normalizer_estimates(critic: Critic, generator: tracked.TrackedGenerator, sample_counts: Sequence[int],
+                         repeats: int, *, seed: int = 0) -> dict[int, Tensor]:
+    """{n: (repeats,) float64 estimates of log alpha with n samples each}: the spread of paper Fig. 7.
+
+    All repeats of one n share one batched pass through the networks."""
+    rng = torch.Generator(device=next(generator.parameters(), torch.empty(0)).device).manual_seed(seed)
+    out: dict[int, Tensor] = {}
+    with torch.no_grad():
+        for n in sample_counts:
+            s = generator.sample(n * repeats, generator=rng)
+            w = (critic(s.x) - s.log_density).cpu().view(repeats, n)
+            out[int(n)] = torch.logsumexp(w, 1) - math.log(n)
+    return out
+
+
+def bits_per_pixel(log_density: Tensor, dims: int) -> Tensor:
+    """Continuous bits per pixel -log p(x) / (D ln 2) of a density in the data's own units (paper section 3.2);
+    see :func:`gandensity.ais.bits_per_dim` for the discrete 8-bit convention. Same shape as ``log_density``."""
+    return -log_density.double() / (dims * math.log(2))
+
+
+def raise_critic_score(generator: tracked.TrackedGenerator, critic: Critic, z: Tensor, noises: list[Tensor], *,
+                       steps: int, lr: float = 0.01) -> tuple[Tensor, Tensor]:
+    """Gradient ascent on log N_theta(G(z, noise)) over z with the noise held fixed (appendix E.4).
+
+    Returns (z_final (B, latent_dim), log N trace (steps + 1, B) float64)."""
+    z = z.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=lr)
+    trace = []
+    params = [*generator.parameters(), *critic.parameters()]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        for _ in range(steps + 1):
+            log_n = critic(generator(z, noises)[0])
+            trace.append(log_n.detach().cpu())
+            if len(trace) > steps:
+                break
+            opt.zero_grad(set_to_none=True)
+            (-log_n.sum()).backward()
+            opt.step()
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+    return z.detach(), torch.stack(trace)

@@ -1,0 +1,419 @@
+"""LED (paper 003): the perpendicular energy against dense matrices, the critic, the losses, the importance-sampling
+estimate of the normalizer against known constants, short seeded training runs and the cache.
+
+Tolerances: deterministic comparisons in float64 to 1e-8 relative or tighter; Monte Carlo estimates within 5
+standard deviations computed from the closed-form (or empirical) variance of the importance weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import MultivariateNormal
+
+from gandensity import cache, led, mixtures, tracked
+from gandensity.led import Critic, LEDConfig
+
+float64 = pytest.mark.usefixtures("float64")  # tests/conftest.py; the training tests run in float32 like the book
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANDENSITY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GANDENSITY_PROGRESS", "0")
+    return tmp_path / "cache"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------------------------------------- perpendicular energy
+
+
+def dense_matrix(layer: nn.Module, in_shape: tuple[int, ...]) -> torch.Tensor:
+    """The layer without its bias as a dense matrix (out, in), from its action on the basis vectors."""
+    n = math.prod(in_shape)
+    basis = torch.eye(n).view(n, *in_shape)
+    if isinstance(layer, nn.Conv2d):
+        out = F.conv2d(basis, layer.weight, None, layer.stride, layer.padding)
+    else:
+        out = F.linear(basis, layer.weight)
+    return out.flatten(1).T
+
+
+def brute_force_energy(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """||x - v (v.x) / ||v||^2||^2 with v = W^T W x, directly."""
+    x = x.flatten(1)
+    v = x @ W.T @ W
+    perp = x - v * ((v * x).sum(1, keepdim=True) / (v * v).sum(1, keepdim=True))
+    return perp.pow(2).sum(1)
+
+
+PERP_CASES = [
+    pytest.param(lambda: nn.Linear(5, 3), (5,), id="linear 5->3"),
+    pytest.param(lambda: nn.Linear(4, 7), (4,), id="linear 4->7"),
+    pytest.param(lambda: nn.Conv2d(2, 3, 4, 2, 1), (2, 8, 8), id="conv k4 s2 8x8"),
+    pytest.param(lambda: nn.Conv2d(3, 2, 4, 2, 1), (3, 8, 6), id="conv k4 s2 8x6"),
+    pytest.param(lambda: nn.Conv2d(2, 3, 4, 2, 1), (2, 9, 9), id="conv k4 s2 9x9"),
+    pytest.param(lambda: nn.Conv2d(1, 2, 4, 2, 1), (1, 7, 8), id="conv k4 s2 7x8"),
+    pytest.param(lambda: nn.Conv2d(2, 2, 3, 1, 1), (2, 7, 7), id="conv k3 s1 7x7"),
+]
+
+
+@float64
+@pytest.mark.parametrize("make,in_shape", PERP_CASES)
+def test_perpendicular_energy_matches_dense_matrix(make, in_shape):
+    torch.manual_seed(0)
+    layer = make()
+    x = torch.randn(4, *in_shape)
+    got = led.perpendicular_energy(x, layer)
+    want = brute_force_energy(x, dense_matrix(layer, in_shape))
+    assert got.shape == (4,) and (got >= 0).all()
+    torch.testing.assert_close(got, want, rtol=1e-8, atol=0, msg=lambda m: f"rel 1e-8\n{m}")
+
+
+@float64
+def test_perpendicular_energy_vanishes_along_v():
+    torch.manual_seed(1)
+    layer = nn.Linear(6, 6)
+    with torch.no_grad():
+        layer.weight.copy_(2.5 * nn.init.orthogonal_(torch.empty(6, 6)))  # W^T W = 6.25 I: v is parallel to x
+    x = torch.randn(5, 6)
+    e = led.perpendicular_energy(x, layer)
+    assert e.abs().max() < 1e-10 * x.pow(2).sum(1).max(), f"energy {e} should be 0 when v || x"
+    # an x in the null space's complement along one right singular vector of a rank-deficient W: also 0
+    narrow = nn.Linear(6, 2)
+    _, _, Vh = torch.linalg.svd(narrow.weight.detach())
+    e = led.perpendicular_energy(3 * Vh[:1], narrow)
+    assert abs(e.item()) < 1e-10, f"energy {e.item()} of a right singular vector should be 0"
+    # and positive for a generic x with a rank-2 W
+    assert (led.perpendicular_energy(torch.randn(5, 6), narrow) > 1e-3).all()
+    with pytest.raises(TypeError, match="nn.Linear or nn.Conv2d"):
+        led.perpendicular_energy(x, nn.Identity())
+
+
+# ---------------------------------------------------------------------------------------------- critic and losses
+
+
+@float64
+def test_critic_energy_and_body():
+    torch.manual_seed(2)
+    plain = led.mlp_critic(3, hidden=8, depth=2, perpendicular=False)
+    perp = led.mlp_critic(3, hidden=8, depth=2, perpendicular=True)
+    perp.load_state_dict(plain.state_dict())
+    assert plain.penalized == () and perp.penalized == (0, 2)
+    x = torch.randn(6, 3)
+    h = x
+    energies = torch.zeros(6)
+    for i, module in enumerate(plain.body):
+        if isinstance(module, nn.Linear) and i < len(plain.body) - 1:
+            energies = energies + brute_force_energy(h, module.weight.detach())
+        h = module(h)
+    out = plain(x)
+    assert out.shape == (6,) and out.dtype == torch.float64
+    torch.testing.assert_close(out, h[:, 0], rtol=0, atol=0)
+    torch.testing.assert_close(perp(x), h[:, 0] - energies, rtol=1e-10, atol=1e-10)
+    perp.weight = 0.5
+    torch.testing.assert_close(perp(x), h[:, 0] - 0.5 * energies, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match=r"\(B, 3\)"):
+        plain(torch.randn(6, 2))
+
+
+@float64
+def test_dcgan_critic_shapes_and_energy():
+    torch.manual_seed(3)
+    perp = led.dcgan_critic(channels=2, image_size=16, width=4, perpendicular=True)
+    plain = led.dcgan_critic(channels=2, image_size=16, width=4, perpendicular=False)
+    plain.load_state_dict(perp.state_dict())
+    convs = [i for i, m in enumerate(perp.body) if isinstance(m, nn.Conv2d)]
+    assert perp.penalized == tuple(convs[:-1]) and len(convs) == 3, "the 4x4 head is not penalized"
+    x = torch.randn(2, 2, 16, 16)
+    h, energies = x, torch.zeros(2)
+    for i, module in enumerate(perp.body):
+        if i in perp.penalized:
+            energies = energies + brute_force_energy(h, dense_matrix(module, tuple(h.shape[1:])))
+        h = module(h)
+    assert plain(x).shape == (2,)
+    torch.testing.assert_close(plain(x) - perp(x), energies, rtol=1e-8, atol=0)
+    with pytest.raises(ValueError, match=r"\(B, 2, 16, 16\)"):
+        perp(torch.randn(2, 2, 8, 8))
+    for bad in (24, 8 + 2):
+        with pytest.raises(ValueError, match="4 times a power of 2"):
+            led.dcgan_critic(image_size=bad)
+
+
+@float64
+def test_log_normalizer_closed_form():
+    torch.manual_seed(4)
+    log_n, log_q = torch.randn(50), torch.randn(50)
+    want = torch.log(torch.mean(torch.exp(log_n - log_q)))
+    torch.testing.assert_close(led.log_normalizer(log_n, log_q), want, rtol=0, atol=1e-13)
+    # stable far from 1: a shift by 1000 moves it by 1000
+    torch.testing.assert_close(led.log_normalizer(log_n + 1000, log_q), want + 1000, rtol=0, atol=1e-10)
+    # K = 1: Eq. 4
+    assert led.log_normalizer(log_n[:1], log_q[:1]).item() == pytest.approx((log_n[0] - log_q[0]).item(), abs=1e-15)
+
+
+@float64
+def test_critic_loss_gradients():
+    torch.manual_seed(5)
+    real = torch.randn(4, requires_grad=True)
+    fake = torch.randn(6, requires_grad=True)
+    log_q = torch.randn(6, requires_grad=True)
+    loss = led.critic_loss(real, fake, log_q)
+    want = -real.mean() + torch.logsumexp(fake - log_q, 0) - math.log(6)
+    torch.testing.assert_close(loss, want, rtol=0, atol=1e-13)
+    loss.backward()
+    assert log_q.grad is None, "no gradient may flow into the proposal's log-density"
+    torch.testing.assert_close(real.grad, torch.full((4,), -0.25), rtol=0, atol=1e-15)
+    torch.testing.assert_close(fake.grad, torch.softmax((fake - log_q).detach(), 0), rtol=0, atol=1e-14)
+
+
+@float64
+def test_generator_loss():
+    log_n, log_pg = torch.tensor([1.0, 2.0, 6.0]), torch.tensor([-1.0, -3.0, -8.0])
+    assert led.generator_loss(log_n, log_pg, 0.5).item() == pytest.approx(0.5 * -4.0 - 3.0, abs=1e-15)
+    assert led.generator_loss(log_n, log_pg, 0.0).item() == pytest.approx(-3.0, abs=1e-15)
+
+
+@float64
+def test_bits_per_pixel():
+    lp = torch.tensor([-100.0, 50.0, 0.0])
+    got = led.bits_per_pixel(lp, 784)
+    torch.testing.assert_close(got, -lp / (784 * math.log(2)), rtol=0, atol=1e-15)
+    assert got[0].item() == pytest.approx(100 / 784 / math.log(2), rel=1e-14)
+    assert led.bits_per_pixel(lp.float().view(3, 1), 4).shape == (3, 1)
+
+
+# ---------------------------------------------------------------------------------------------- importance sampling
+
+
+class GaussianLogDensity(nn.Module):
+    """log N(x; 0, cov) + log c, as a (B, 1) column: a critic body whose normalizer is exactly c."""
+
+    def __init__(self, cov: torch.Tensor, log_c: float) -> None:
+        super().__init__()
+        self.dist = MultivariateNormal(torch.zeros(len(cov)), cov)
+        self.log_c = log_c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.dist.log_prob(x) + self.log_c)[:, None]
+
+
+LOG_C = 1.7
+SCALE = 0.7  # the critic's covariance is SCALE times the generator's
+
+
+def gaussian_setup():
+    """A Linear + CopyInflate generator on R^4 (exact density) and a critic N(0, SCALE cov_G) * e^LOG_C.
+
+    The relative variance of the weights N / P_G is (SCALE (2 - SCALE))^(-D/2) - 1 (finite as SCALE < 2)."""
+    d, sigma = 2, 0.5
+    g = tracked.TrackedGenerator(d, [tracked.Linear(d, bias=False), tracked.CopyInflate(sigma)])
+    with torch.no_grad():
+        g.layers[0].weight.copy_(torch.tensor([[0.8, 0.2], [-0.3, 0.6]]))
+    W = g.layers[0].weight.detach()
+    A = W @ W.T
+    cov_g = torch.cat([torch.cat([A, A], 1), torch.cat([A, A + sigma ** 2 * torch.eye(d)], 1)])
+    critic = Critic([GaussianLogDensity(SCALE * cov_g, LOG_C)])
+    rel_var = (SCALE * (2 - SCALE)) ** (-len(cov_g) / 2) - 1
+    return g.eval(), critic.eval(), cov_g, rel_var
+
+
+@float64
+def test_estimate_log_normalizer_recovers_the_constant():
+    g, critic, cov_g, rel_var = gaussian_setup()
+    s = g.sample(100, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(s.log_density, MultivariateNormal(torch.zeros(4), cov_g).log_prob(s.x), rtol=0,
+                               atol=1e-10, msg="the proposal's density must be exact for this test")
+    n = 20000
+    est = led.estimate_log_normalizer(critic, g, n, chunk=3000, generator_rng=torch.Generator().manual_seed(1))
+    tol = 5 * math.sqrt(rel_var / n)  # delta method: sd of log alpha-hat ~ sqrt(relative variance / n)
+    assert est.dtype == torch.float64 and est.ndim == 0
+    assert abs(est.item() - LOG_C) < tol, f"log alpha-hat {est.item()}, want {LOG_C} +- {tol:.4f} (5 sd)"
+    # seeded; chunks of any size pool into one estimate (a chunk that does not divide n included)
+    one = led.estimate_log_normalizer(critic, g, 500, chunk=70, generator_rng=torch.Generator().manual_seed(2))
+    again = led.estimate_log_normalizer(critic, g, 500, chunk=70, generator_rng=torch.Generator().manual_seed(2))
+    assert one.item() == again.item()
+    tol = 5 * math.sqrt(rel_var / 500)
+    assert abs(one.item() - LOG_C) < tol, f"chunked estimate {one.item()}, want {LOG_C} +- {tol:.3f}"
+    with pytest.raises(ValueError, match="at least 1"):
+        led.estimate_log_normalizer(critic, g, 0)
+
+
+@float64
+def test_normalizer_estimates_spread_shrinks():
+    g, critic, _, rel_var = gaussian_setup()
+    repeats = 60
+    out = led.normalizer_estimates(critic, g, [10, 100, 1000], repeats, seed=0)
+    assert sorted(out) == [10, 100, 1000]
+    assert all(v.shape == (repeats,) and v.dtype == torch.float64 for v in out.values())
+    sds = {n: v.std().item() for n, v in out.items()}
+    assert sds[10] > sds[100] > sds[1000], f"spread should shrink with n: {sds}"
+    predicted = math.sqrt(rel_var / 1000)
+    assert 0.6 * predicted < sds[1000] < 1.5 * predicted, f"sd at n=1000 {sds[1000]:.4f}, predicted {predicted:.4f}"
+    mean = out[1000].mean().item()
+    tol = 5 * predicted / math.sqrt(repeats)
+    assert abs(mean - LOG_C) < tol, f"mean estimate {mean}, want {LOG_C} +- {tol:.4f}"
+    again = led.normalizer_estimates(critic, g, [10], repeats, seed=0)
+    assert torch.equal(again[10], out[10]), "seeded"
+
+
+@float64
+def test_normal_replacement_extremes():
+    torch.manual_seed(6)
+    y, log_q = torch.randn(50, 2, 3), torch.randn(50)
+    y1, q1, mask = led.normal_replacement(y, log_q, 1.0, generator=torch.Generator().manual_seed(0))
+    assert mask.dtype == torch.bool and mask.shape == (50,) and mask.all()
+    torch.testing.assert_close(q1, tracked.standard_normal_log_prob(y1), rtol=0, atol=1e-14)
+    assert not torch.isclose(y1, y).all(1).all(1).any()
+    y0, q0, mask = led.normal_replacement(y, log_q, 0.0, generator=torch.Generator().manual_seed(0))
+    assert y0 is y and q0 is log_q and mask.dtype == torch.bool and not mask.any()
+    yh, qh, mask = led.normal_replacement(y, log_q, 0.5, generator=torch.Generator().manual_seed(0))
+    assert 10 < mask.sum() < 40, f"{mask.sum()} of 50 replaced at prob 0.5"
+    assert torch.equal(yh[~mask], y[~mask]) and torch.equal(qh[~mask], log_q[~mask])
+    torch.testing.assert_close(qh[mask], tracked.standard_normal_log_prob(yh[mask]), rtol=0, atol=1e-14)
+
+
+@float64
+def test_normal_replacement_keeps_the_estimator_unbiased():
+    # Each sample is from P_G (prob 0.5) or N(0, I) (prob 0.5) and weighted by its own component's density:
+    # E[N / q] = alpha for both components (the critic's covariance has eigenvalues < 2, so the N(0, I) component's
+    # weights have finite variance too).
+    g, critic, cov_g, _ = gaussian_setup()
+    assert torch.linalg.eigvalsh(SCALE * cov_g).max() < 2
+    n = 40000
+    s = g.sample(n, generator=torch.Generator().manual_seed(3))
+    y, log_q, mask = led.normal_replacement(s.x, s.log_density, 0.5, generator=torch.Generator().manual_seed(4))
+    assert abs(mask.double().mean().item() - 0.5) < 5 * math.sqrt(0.25 / n)
+    log_w = critic(y) - log_q
+    est = led.log_normalizer(critic(y), log_q).item()
+    w = (log_w - log_w.max()).exp()
+    tol = 5 * (w.std() / w.mean()).item() / math.sqrt(n)  # 5 sd from the empirical relative sd of the weights
+    assert abs(est - LOG_C) < tol, f"log alpha-hat with replacement {est}, want {LOG_C} +- {tol:.4f}"
+    # weighting the replaced samples by the generator's density instead is detectably biased
+    wrong_q = torch.where(mask, MultivariateNormal(torch.zeros(4), cov_g).log_prob(y), log_q)
+    wrong = led.log_normalizer(critic(y), wrong_q).item()
+    assert abs(wrong - LOG_C) > 5 * tol, f"the wrong weighting gave {wrong}, within 5 sd of {LOG_C}"  # ~0.42 off
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def tiny_pair(seed: int = 0):
+    torch.manual_seed(seed)
+    return tracked.mlp_generator(2, features=8, blocks=1), led.mlp_critic(2, hidden=16, depth=2)
+
+
+def ring_data(n: int = 512) -> torch.Tensor:
+    return mixtures.ring8().sample(n, generator=torch.Generator().manual_seed(0))
+
+
+CONFIG = LEDConfig(steps=20, batch_size=32, normalizer_samples=48, replace_prob=0.2, snapshots=(5, 20), seed=3)
+
+
+def test_train_led_history_snapshots_and_determinism():
+    data = ring_data()
+    g, c = tiny_pair()
+    history, snaps = led.train_led(data, g, c, CONFIG)
+    assert set(history) == {"critic_loss", "generator_loss", "log_alpha", "log_pg"}
+    for k, v in history.items():
+        assert v.shape == (20,) and v.dtype == torch.float64 and torch.isfinite(v).all(), k
+    assert sorted(snaps) == [5, 20]
+    for k, v in g.state_dict().items():
+        assert torch.equal(snaps[20][0][k], v), f"the step-20 snapshot is the final generator ({k})"
+    for k, v in c.state_dict().items():
+        assert torch.equal(snaps[20][1][k], v), f"the step-20 snapshot is the final critic ({k})"
+    assert any(not torch.equal(snaps[5][0][k], v) for k, v in g.state_dict().items()), "step 5 != step 20"
+    assert not g.training and not any(m.training for m in g.modules())
+    assert not c.training and not any(m.training for m in c.modules())
+    assert all(p.requires_grad for p in [*g.parameters(), *c.parameters()])
+    g2, c2 = tiny_pair()
+    history2, _ = led.train_led(data, g2, c2, CONFIG)
+    for k in history:
+        assert torch.equal(history[k], history2[k]), f"two seeded runs differ in {k}"
+    g3, c3 = tiny_pair()
+    history3, _ = led.train_led(data, g3, c3, dataclasses.replace(CONFIG, seed=4))
+    assert not torch.equal(history["critic_loss"], history3["critic_loss"]), "the seed must matter"
+
+
+def test_train_led_rejects_bad_data():
+    g, c = tiny_pair()
+    bad = ring_data(64)
+    bad[3, 1] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        led.train_led(bad, g, c, LEDConfig(steps=1, batch_size=8, normalizer_samples=8))
+    with pytest.raises(ValueError, match="does not match"):
+        led.train_led(torch.randn(64, 3), g, c, LEDConfig(steps=1, batch_size=8, normalizer_samples=8))
+    with pytest.raises(ValueError, match="does not match"):
+        led.train_led(torch.randn(64), g, c, LEDConfig(steps=1, batch_size=8, normalizer_samples=8))
+
+
+FIT = dict(kind="mlp", generator={"data_dim": 2, "features": 8, "blocks": 1}, critic={"hidden": 16, "depth": 2},
+           config=LEDConfig(steps=5, batch_size=16, normalizer_samples=16, snapshots=(5,)))
+
+
+def assert_same_weights(a: nn.Module, b: nn.Module) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+
+def test_fit_led_uses_and_rebuilds_the_cache(isolated_cache):
+    data = ring_data(256)
+    fp = cache.tensor_fingerprint(data)
+    first = led.fit_led(data, data_fingerprint=fp, **FIT)
+    assert not first.from_cache and first.seconds > 0
+    assert not first.generator.training and not first.critic.training
+    second = led.fit_led(data, data_fingerprint=fp, **FIT)
+    assert second.from_cache and second.seconds == 0
+    assert_same_weights(first.generator, second.generator)
+    assert_same_weights(first.critic, second.critic)
+    for k in first.history:
+        assert torch.equal(first.history[k], second.history[k])
+    assert sorted(second.snapshots) == [5]
+    files = list(isolated_cache.glob("led-mlp-*.pt"))
+    assert len(files) == 1
+    raw = files[0].read_bytes()
+    files[0].write_bytes(raw[: len(raw) // 2])
+    with pytest.warns(RuntimeWarning, match="rebuilding"):
+        third = led.fit_led(data, data_fingerprint=fp, **FIT)
+    assert not third.from_cache
+    assert_same_weights(first.generator, third.generator)
+    assert led.fit_led(data, data_fingerprint=fp, **FIT).from_cache, "the rebuilt entry is stored again"
+    other = led.fit_led(data, data_fingerprint="another data set", **FIT)
+    assert not other.from_cache, "the data fingerprint is part of the key"
+    with pytest.raises(ValueError, match="unknown LED kind"):
+        led.fit_led(data, data_fingerprint=fp, **{**FIT, "kind": "transformer"})
+
+
+def test_raise_critic_score_climbs():
+    torch.manual_seed(7)
+    g = tracked.mlp_generator(2, features=4, blocks=1).eval()
+    target = torch.tensor([3.0, -2.0])
+
+    class Peak(nn.Module):
+        def forward(self, x):
+            return -0.5 * (x - target).pow(2).sum(1, keepdim=True)
+
+    critic = Critic([Peak()], in_shape=(2,))
+    s = g.sample(8, generator=torch.Generator().manual_seed(0))
+    z, trace = led.raise_critic_score(g, critic, s.z, s.noises, steps=30, lr=0.05)
+    assert trace.shape == (31, 8) and trace.dtype == torch.float64 and z.shape == (8, 2)
+    torch.testing.assert_close(trace[0], critic(s.x).detach(), rtol=1e-5, atol=1e-5)  # float32 networks
+    torch.testing.assert_close(trace[-1], critic(g(z, s.noises)[0]).detach(), rtol=1e-5, atol=1e-5)
+    gain = (trace[-1] - trace[0]).mean().item()
+    assert gain > 0.1, f"mean log N gain {gain} after 30 ascent steps"
+    assert not torch.equal(z, s.z)
+    assert all(p.requires_grad for p in g.parameters())
