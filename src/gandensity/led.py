@@ -15,10 +15,11 @@ alpha unbiased.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
@@ -26,12 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import cache, tracked
+from . import cache, mixtures, tracked
 from .training import progress_enabled
 
 __all__ = ["Critic", "mlp_critic", "dcgan_critic", "perpendicular_energy", "log_normalizer", "critic_loss",
            "generator_loss", "normal_replacement", "LEDConfig", "FittedLED", "train_led", "fit_led",
-           "estimate_log_normalizer", "normalizer_estimates", "bits_per_pixel", "raise_critic_score"]
+           "estimate_log_normalizer", "normalizer_estimates", "bits_per_pixel", "raise_critic_score", "fit_mixture", "fit_images", "snapshot_models"]
 
 
 def perpendicular_energy(x: Tensor, layer: nn.Linear | nn.Conv2d, t: Tensor | None = None) -> Tensor:
@@ -155,7 +156,8 @@ class LEDConfig:
     ``max(batch_size, K)`` samples per step and its loss uses ``batch_size`` of them. ``entropy_weight`` is k
     (appendix B.4); ``replace_prob`` the share of proposal samples replaced by N(0, I) (appendix B.3). Adam with
     lr 1e-3 for both networks is appendix B.1. ``snapshots`` are the steps after which the networks' states are
-    kept (for the normalizer's behaviour over training, appendix D)."""
+    kept (for the normalizer's behaviour over training, appendix D). ``dequantize`` > 0 adds uniform noise of that
+    width to every data batch (for 8-bit images in [-1, 1]: 2 / 256), so that the data have a bounded density."""
 
     steps: int = 2000
     batch_size: int = 64
@@ -166,6 +168,7 @@ class LEDConfig:
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     snapshots: tuple[int, ...] = ()
+    dequantize: float = 0.0
     seed: int = 0
 
 
@@ -206,6 +209,8 @@ def train_led(data: Tensor, generator: tracked.TrackedGenerator, critic: Critic,
     for step in range(1, config.steps + 1):
         for _ in range(config.critic_steps):
             real = data[torch.randint(0, len(data), (config.batch_size,), generator=rng, device=device)]
+            if config.dequantize:
+                real = real + config.dequantize * (torch.rand(real.shape, generator=rng, device=device) - 0.5)
             with torch.no_grad():
                 s = generator.sample(n_fake, generator=rng)
             y, log_q, _ = normal_replacement(s.x[:config.normalizer_samples], s.log_density[:config.normalizer_samples],
@@ -283,6 +288,52 @@ def fit_led(data: Tensor, *, kind: str, generator: dict[str, Any], critic: dict[
     c.load_state_dict(entry["critic"])
     g, c = g.to(device).eval(), c.to(device).eval()
     return FittedLED(g, c, entry["history"], entry["snapshots"], hit, seconds)
+
+
+def fit_mixture(target: mixtures.GaussianMixture2d, settings: Mapping[str, Any], *, seed: int,
+                **overrides: Any) -> FittedLED:
+    """LED on ``settings["train_points"]`` samples of a 2-D mixture (drawn with ``seed``), with the 2-D generator
+    (appendix C.2) and an MLP critic; ``settings`` holds the keys of the ``d2_mixtures`` profile (features, blocks,
+    copy_sigma, reduce_sigma, critic_hidden and the :class:`LEDConfig` fields), ``overrides`` replace any of them."""
+    s = {**settings, **overrides}
+    data = target.sample(s["train_points"], torch.Generator().manual_seed(seed))
+    config = LEDConfig(steps=s["steps"], batch_size=s["batch_size"], normalizer_samples=s["normalizer_samples"],
+                       entropy_weight=s["entropy_weight"], replace_prob=s["replace_prob"],
+                       snapshots=tuple(s.get("snapshots", ())), seed=seed)
+    generator = {"features": s["features"], "blocks": s["blocks"], "copy_sigma": s["copy_sigma"],
+                 "reduce_sigma": s["reduce_sigma"]}
+    fingerprint = f"{target.name}:{target.means.tolist()}:{target.std}:{s['train_points']}:{seed}"
+    return fit_led(data, kind="mlp", generator=generator, critic={"hidden": s["critic_hidden"]}, config=config,
+                   data_fingerprint=fingerprint)
+
+
+def fit_images(images: Tensor, data_fingerprint: str, settings: Mapping[str, Any], *, seed: int,
+               device: str | torch.device = "cpu", **overrides: Any) -> FittedLED:
+    """LED on images (N, C, S, S) with the DCGAN-like tracked generator (appendix C.1) and the DCGAN critic;
+    ``settings`` holds the keys of the ``d3_images`` profile (latent_dim, shuffles, noise_sigma, reduce_sigma,
+    critic_width, perpendicular and the :class:`LEDConfig` fields), ``overrides`` replace any of them."""
+    s = {**settings, **overrides}
+    _, channels, size, _ = images.shape
+    config = LEDConfig(steps=s["steps"], batch_size=s["batch_size"], normalizer_samples=s["normalizer_samples"],
+                       entropy_weight=s["entropy_weight"], replace_prob=s["replace_prob"], lr=s["lr"],
+                       dequantize=s["dequantize"], seed=seed)
+    generator = {"latent_dim": s["latent_dim"], "channels": channels, "image_size": size, "shuffles": s["shuffles"],
+                 "noise_sigma": s["noise_sigma"], "reduce_sigma": s["reduce_sigma"]}
+    critic = {"channels": channels, "image_size": size, "width": s["critic_width"],
+              "perpendicular": s["perpendicular"]}
+    return fit_led(images, kind="image", generator=generator, critic=critic, config=config,
+                   data_fingerprint=data_fingerprint, device=device)
+
+
+def snapshot_models(fit: FittedLED, step: int) -> tuple[tracked.TrackedGenerator, Critic]:
+    """Copies of ``fit``'s networks with the weights they had after ``step`` training steps (evaluation mode)."""
+    if step not in fit.snapshots:
+        raise ValueError(f"no snapshot at step {step}; this run kept {sorted(fit.snapshots)} "
+                         f"(LEDConfig.snapshots)")
+    generator, critic = copy.deepcopy(fit.generator), copy.deepcopy(fit.critic)
+    generator.load_state_dict(fit.snapshots[step][0])
+    critic.load_state_dict(fit.snapshots[step][1])
+    return generator.eval(), critic.eval()
 
 
 @torch.no_grad()

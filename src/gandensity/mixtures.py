@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor
 
-__all__ = ["GaussianMixture2d", "ring8", "grid25", "mixture", "ModeCoverage", "mode_coverage"]
+__all__ = ["GaussianMixture2d", "ring8", "grid25", "mixture", "ModeCoverage", "mode_coverage", "log_density_grid",
+           "grid_log_integral"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,26 @@ def mode_coverage(samples: Tensor, target: GaussianMixture2d, *, threshold: floa
     hq = dist <= threshold * target.std  # NaN compares False
     per_mode = torch.bincount(nearest[hq], minlength=len(target.means))
     return ModeCoverage(int((per_mode > 0).sum()), float(hq.double().mean()), per_mode.cpu())
+
+
+@torch.no_grad()
+def log_density_grid(log_density: Callable[[Tensor], Tensor], bounds: tuple[float, float, float, float], n: int, *,
+                     chunk: int = 65536) -> tuple[Tensor, Tensor, Tensor]:
+    """Evaluate a 2-D log-density at the n x n cell centres of ``bounds`` = (x0, x1, y0, y1).
+
+    Returns (xs (n,), ys (n,), values (n, n) float64 with values[i, j] at (xs[j], ys[i]), as imshow expects).
+    """
+    x0, x1, y0, y1 = bounds
+    xs = x0 + (torch.arange(n, dtype=torch.float64) + 0.5) * (x1 - x0) / n
+    ys = y0 + (torch.arange(n, dtype=torch.float64) + 0.5) * (y1 - y0) / n
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    points = torch.stack([gx.flatten(), gy.flatten()], 1).float()
+    values = torch.cat([log_density(p).double().cpu() for p in points.split(chunk)])
+    return xs, ys, values.view(n, n)
+
+
+def grid_log_integral(values: Tensor, bounds: tuple[float, float, float, float]) -> float:
+    """log of the midpoint-rule integral of exp(values) over ``bounds`` (values from :func:`log_density_grid`)."""
+    x0, x1, y0, y1 = bounds
+    n_y, n_x = values.shape
+    return float(torch.logsumexp(values.flatten(), 0)) + math.log((x1 - x0) * (y1 - y0) / (n_x * n_y))

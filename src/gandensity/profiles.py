@@ -199,6 +199,52 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             ("cpu", {"fresh_generated": 24, "ns": [10, 25, 50, 75], "trials": 100, "bootstraps": 2000}),
             ("paper", {"fresh_generated": 500, "ns": [10, 25, 50, 75], "trials": 100, "bootstraps": 10000}))
     },
+    # Paper 003 appendix A: every density-tracking layer against a brute-force Jacobian (``checks`` samples per
+    # layer), a whole generator without reductions likewise, and the Monte Carlo check of a 2-D generator with
+    # reductions (Eq. 8) from ``mc_samples`` samples on a histogram of ``bins`` x ``bins`` cells.
+    "d1_tracked_layers": {
+        "smoke": {"checks": 2, "mc_samples": 50_000, "bins": 40, "conv_sizes": [(2, 4), (4, 4)], "threads": 1},
+        "cpu": {"checks": 6, "mc_samples": 2_000_000, "bins": 100, "conv_sizes": [(2, 8), (4, 8), (8, 8), (16, 8)],
+                "threads": 1},
+        "paper": {"checks": 32, "mc_samples": 20_000_000, "bins": 200,
+                  "conv_sizes": [(2, 8), (4, 8), (8, 8), (16, 8), (16, 16)], "threads": None},
+    },
+    # Paper 003 section 3.1 and appendices C.2, D, E.1: LED on the VEEGAN ring and grid. The paper's generator has
+    # 256 features and 8 blocks and does not state its iterations, batch, K, k or sigmas; the cpu profile trains a
+    # 32-feature, 2-block generator for 1,000 steps per run (about 8 s). The entropy weight 0.5 (appendix B.4 scales
+    # the entropy term down without a value), half of the proposal samples replaced by N(0, I) (appendix B.3), Adam
+    # lr 1e-3 (appendix B.1) are ours where the paper is silent.
+    "d2_mixtures": {
+        p: {"runs": runs, "samples": samples, "steps": steps, "batch_size": batch, "normalizer_samples": 256,
+            "entropy_weight": 0.5, "replace_prob": 0.5, "features": features, "blocks": blocks, "copy_sigma": 0.1,
+            "reduce_sigma": 1.0, "critic_hidden": hidden, "train_points": 20000, "capacity": capacity,
+            "alpha_counts": counts, "alpha_repeats": repeats, "snapshots": snapshots, "grid": grid,
+            "quadrature": 5 * grid, "threads": None if p == "paper" else 1}
+        for p, runs, samples, steps, batch, features, blocks, hidden, capacity, counts, repeats, snapshots, grid in (
+            ("smoke", 2, 500, 30, 64, 8, 1, 32, [(8, 1), (16, 1)], [1, 16, 256], 5, [10, 30], 60),
+            ("cpu", 5, 2500, 1000, 128, 32, 2, 128, [(8, 1), (32, 1), (32, 2), (64, 4)],
+             [1, 4, 16, 64, 256, 1024, 4096], 20, [100, 300, 1000], 200),
+            ("paper", 5, 2500, 20000, 256, 256, 8, 128, [(32, 2), (64, 4), (128, 8), (256, 8), (256, 16)],
+             [1, 4, 16, 64, 256, 1024, 4096, 16384], 20, [1000, 5000, 20000], 400))
+    },
+    # Paper 003 sections 3.2-3.3 and appendix E: LED on images. The paper trains on MNIST at 32x32 (and CelebA at
+    # 64x64) for 500 epochs with Adam lr 1e-3; the cpu profile trains on MNIST-5k at 16x16 for 600 steps per model
+    # (about 30 s), the paper profile on MNIST at 32x32 for 50,000 steps (about 53 epochs; pass data="celeba",
+    # channels=3, image_size=64, shuffles=4 for CelebA). Images are dequantized with uniform noise of one 8-bit
+    # level (2/256 in [-1, 1]) so that their density is bounded. ``normalizer_samples`` lists the K of Table 2;
+    # the perpendicular ablation uses the second.
+    "d3_images": {
+        p: {"data": data, "channels": 1, "image_size": size, "latent_dim": latent, "shuffles": shuffles,
+            "noise_sigma": 1.0, "reduce_sigma": 0.5, "critic_width": width, "perpendicular": True,
+            "steps": steps, "batch_size": batch, "normalizer_samples": ks, "entropy_weight": 0.01,
+            "replace_prob": 0.1, "lr": 1e-3, "dequantize": 2 / 256, "alpha_samples": n_alpha,
+            "test_images": n_test, "ood_images": n_ood, "ascent_steps": ascent, "grid": grid,
+            "threads": None if p == "paper" else 1}
+        for p, data, size, latent, shuffles, width, steps, batch, ks, n_alpha, n_test, n_ood, ascent, grid in (
+            ("smoke", "mnist5k", 16, 16, 2, 8, 5, 16, [1, 8], 256, 64, 32, 5, 16),
+            ("cpu", "mnist5k", 16, 32, 2, 16, 600, 64, [1, 64], 4096, 1000, 200, 100, 64),
+            ("paper", "mnist", 32, 64, 3, 64, 50000, 64, [1, 64, 256], 16384, 10000, 1000, 500, 64))
+    },
 }
 
 # Parameters every chapter accepts besides its own settings. The published book runs on the CPU;

@@ -24,7 +24,8 @@ from .priors import Prior, StandardNormal
 
 __all__ = ["Check", "checks_table", "degenerate_gaussian_log_density", "sphere_patch", "sphere_patch_half_logdet", "graph_map",
            "graph_map_half_logdet", "dense_jacobian_log_density", "closed_form_checks", "dense_jacobian_checks",
-           "spd_with_spectrum", "DenseMatvec", "dense_matvec", "metric_logdet", "RouteCost", "logdet_route_costs"]
+           "spd_with_spectrum", "DenseMatvec", "dense_matvec", "metric_logdet", "RouteCost", "logdet_route_costs",
+           "tracked_layer_reference", "tracked_generator_reference", "dense_conv_logdet", "histogram_log_density"]
 
 
 class Check(NamedTuple):
@@ -227,3 +228,74 @@ def logdet_route_costs(make_generator: Callable[[int], Callable[[torch.Tensor], 
 def _synchronize(device: str | torch.device) -> None:
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
+
+
+# ------------------------------------------------------------- references for LED's density-tracking layers
+
+
+def tracked_layer_reference(layer: Any, x: torch.Tensor, log_density: torch.Tensor,
+                            eps: torch.Tensor | None = None) -> torch.Tensor:
+    """Brute-force log-density after one bijective tracked layer, one sample at a time -> (B,) float64.
+
+    The layer is treated as a map of (x, eps) -> y (eps: its standard-normal draws, if any, as extra inputs),
+    and log p(y) = log p(x) + log N(eps; 0, I) - log|det d y / d(x, eps)|, with a dense reverse-mode Jacobian.
+    Batch norm must be in evaluation mode (in training mode a sample's output depends on the whole batch).
+    """
+    out = []
+    for i in range(x.shape[0]):  # deliberately naive: this is the reference, not the method
+        xi = x[i:i + 1]
+        n_x = xi.numel()
+        inputs = xi.flatten() if eps is None else torch.cat([xi.flatten(), eps[i].flatten()])
+
+        def f(v: torch.Tensor) -> torch.Tensor:
+            e = None if eps is None else v[n_x:].view(1, *eps.shape[1:])
+            return layer(v[:n_x].view_as(xi), torch.zeros(1, dtype=torch.float64), e)[0].flatten()
+
+        jac = torch.autograd.functional.jacobian(f, inputs).double()
+        noise = 0.0 if eps is None else -0.5 * (eps[i].double().pow(2).sum() + eps[i].numel() * math.log(2 * math.pi))
+        out.append(log_density[i] + noise - torch.linalg.slogdet(jac)[1])
+    return torch.stack(out)
+
+
+def tracked_generator_reference(generator: Any, z: torch.Tensor, noises: list[torch.Tensor]) -> torch.Tensor:
+    """Brute-force log P_G of a tracked generator *without* reduction layers (a bijection of its flat inputs
+    (z, eps) onto its outputs): log N((z, eps); 0, I) - log|det| of the dense Jacobian, per sample; (B,)."""
+    inputs = torch.cat([z.flatten(1)] + [n.flatten(1) for n in noises], 1)
+    out = []
+    for v in inputs:
+        jac = torch.autograd.functional.jacobian(lambda u: generator.inputs_to_output(u[None])[0], v).double()
+        if jac.shape[0] != jac.shape[1]:
+            raise ValueError(f"the generator maps {jac.shape[1]} inputs to {jac.shape[0]} outputs: not a bijection "
+                             "(remove its reduction layers for this reference)")
+        log_inputs = -0.5 * (v.double().pow(2).sum() + v.numel() * math.log(2 * math.pi))
+        out.append(log_inputs - torch.linalg.slogdet(jac)[1])
+    return torch.stack(out)
+
+
+def dense_conv_logdet(conv: torch.nn.Module, channels: int, height: int, width: int) -> torch.Tensor:
+    """log|det| of a circular convolution layer from its dense (C H W)^2 matrix, built column by column by
+    applying the layer to the standard basis (the circulant matrix Sedghi et al.'s FFT route avoids)."""
+    n = channels * height * width
+    basis = torch.eye(n, dtype=conv.weight.dtype).view(n, channels, height, width)
+    zero = torch.zeros(n, dtype=torch.float64)
+    bias = conv.bias
+    with torch.no_grad():
+        cols = conv(basis, zero)[0]
+        if bias is not None:
+            cols = cols - bias.view(1, -1, 1, 1)
+    return torch.linalg.slogdet(cols.flatten(1).double().T)[1]
+
+
+def histogram_log_density(samples: torch.Tensor, points: torch.Tensor, *, bins: int,
+                          bounds: tuple[float, float, float, float]) -> torch.Tensor:
+    """Monte Carlo reference for a 2-D density: log of a normalized histogram of ``samples`` (N, 2) on
+    ``bounds`` = (x0, x1, y0, y1) with bins x bins cells, read at ``points`` (B, 2); -inf in empty cells.
+    Its bias is the smoothing over a cell; its noise ~ 1/sqrt(count) per cell."""
+    x0, x1, y0, y1 = bounds
+    s = samples.double()
+    hist = torch.histogramdd(s, bins=[bins, bins], range=[x0, x1, y0, y1])[0]
+    cell = (x1 - x0) * (y1 - y0) / bins ** 2
+    density = hist / (len(s) * cell)
+    ix = ((points[:, 0].double() - x0) / (x1 - x0) * bins).floor().long().clamp(0, bins - 1)
+    iy = ((points[:, 1].double() - y0) / (y1 - y0) * bins).floor().long().clamp(0, bins - 1)
+    return torch.log(density[ix, iy])
