@@ -19,7 +19,7 @@ import copy
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
@@ -32,7 +32,7 @@ from .training import progress_enabled
 
 __all__ = ["Critic", "mlp_critic", "dcgan_critic", "perpendicular_energy", "log_normalizer", "critic_loss",
            "generator_loss", "normal_replacement", "LEDConfig", "FittedLED", "train_led", "fit_led",
-           "estimate_log_normalizer", "normalizer_estimates", "bits_per_pixel", "raise_critic_score", "fit_mixture", "fit_images", "snapshot_models"]
+           "estimate_log_normalizer", "normalizer_estimates", "bits_per_pixel", "raise_critic_score", "fit_mixture", "fit_images", "snapshot_models", "fit_generator_to_density"]
 
 
 def perpendicular_energy(x: Tensor, layer: nn.Linear | nn.Conv2d, t: Tensor | None = None) -> Tensor:
@@ -245,6 +245,28 @@ def train_led(data: Tensor, generator: tracked.TrackedGenerator, critic: Critic,
     generator.eval()
     critic.eval()
     return {k: torch.tensor(v, dtype=torch.float64) for k, v in history.items()}, snapshots
+
+
+def fit_generator_to_density(generator: tracked.TrackedGenerator, log_target: Callable[[Tensor], Tensor], *,
+                             steps: int, batch_size: int, entropy_weight: float, lr: float = 1e-3,
+                             seed: int = 0) -> Tensor:
+    """Train ``generator`` alone on Eq. 5 against a fixed log-density ``log_target`` (B, ...) -> (B,) in place of
+    a critic: k mean log P_G(y) - mean log_target(y), i.e. d_KL(P_G || target) for k = 1. Isolates the generator's
+    objective from the adversarial game. Returns the (steps,) float64 loss history; the generator ends in eval mode.
+    """
+    rng = torch.Generator(device=next(generator.parameters()).device).manual_seed(seed)
+    opt = torch.optim.Adam(generator.parameters(), lr=lr)
+    generator.train()
+    losses = []
+    for _ in range(steps):
+        s = generator.sample(batch_size, generator=rng)
+        loss = generator_loss(log_target(s.x), s.log_density, entropy_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    generator.eval()
+    return torch.tensor(losses, dtype=torch.float64)
 
 
 _BUILDERS = {"mlp": (tracked.mlp_generator, mlp_critic), "image": (tracked.image_generator, dcgan_critic)}
