@@ -25,13 +25,7 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GANDENSITY_PROGRESS", "0")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # These tiny networks gain nothing from a second thread, and lose much on a shared, busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def tiny_generator(channels: int = 1, latent_dim: int = 8, width: int = 4, seed: int = 0) -> Generator:
