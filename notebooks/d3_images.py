@@ -31,13 +31,18 @@
 #
 # The chapter runs at one of three profiles (see {doc}`intro`): `smoke` (seconds), `cpu` (this published page:
 # MNIST-5k at 16x16, 600 training steps per model) and `paper` (MNIST at 32x32 from `data_root`, 50,000 steps per
-# model, $K \in \{1, 64, 256\}$). The profile this page was executed with is printed below, and so is its runtime.
+# model, $K \in \{1, 64, 256\}$; for CelebA pass `-p data celeba -p channels 3 -p image_size 64 -p shuffles 4`).
+# The profile this page was executed with is printed below, and so is its runtime.
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | paper
 data_root = None  # directory with torchvision data sets (paper profile)
 device = None  # cpu | cuda | auto; None keeps the profile's choice
 seed = None  # None keeps the profile's seed
+data = None  # mnist5k (cpu) | mnist | celeba (from data_root); None keeps the profile's
+channels = None  # 1 for digits, 3 for CelebA
+image_size = None  # 16 (cpu), 32 (MNIST), 64 (CelebA)
+shuffles = None  # generator stages: 2 image_size / 2^shuffles is its first side (3 at 32, 4 at 64)
 steps = None  # training steps per model
 entropy_weight = None  # k of appendix B.4
 alpha_samples = None  # generator samples in the final estimate of the normalizer
@@ -56,7 +61,8 @@ from gandensity import ais, evaluation, led, plotting
 from gandensity.data import fingerprint, load
 
 chapter_start = time.perf_counter()
-cfg = gd.chapter_config("d3_images", profile, data_root=data_root, device=device, seed=seed, steps=steps,
+cfg = gd.chapter_config("d3_images", profile, data_root=data_root, device=device, seed=seed, data=data,
+                        channels=channels, image_size=image_size, shuffles=shuffles, steps=steps,
                         entropy_weight=entropy_weight, alpha_samples=alpha_samples, ascent_steps=ascent_steps)
 if cfg.threads:
     torch.set_num_threads(cfg.threads)
