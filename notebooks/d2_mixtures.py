@@ -87,6 +87,8 @@ print(cfg)
 targets = {name: mixtures.mixture(name) for name in ("ring", "grid")}
 bounds = {"ring": (-1.5, 1.5, -1.5, 1.5), "grid": (-6.0, 6.0, -6.0, 6.0)}
 settings = dict(cfg)
+# Snapshots for the normalizer study (appendix D); a shorter run (steps override) keeps its last step instead.
+settings["snapshots"] = sorted({min(step, cfg.steps) for step in cfg.snapshots})
 fits = {name: [led.fit_mixture(target, settings, seed=cfg.seed + run) for run in range(cfg.runs)]
         for name, target in targets.items()}
 coverage = {}
@@ -227,9 +229,11 @@ print("importance-sampling estimate below the quadrature value (generator densit
       f"{all(i < q for _, q, i, _, _ in critic_rows)}")
 
 # %% [markdown]
-# Normalized exactly, the critic is a density that puts its mass near the data, but it is far from the true one.
-# On the ring its held-out log-likelihood is above a uniform density's on the box; on the grid, whose modes are
-# spread over a larger plane, it is not. Both stay well below the truth. The importance-sampling estimate of its
+# Normalized exactly, the critic is a density, but far from the true one. On the ring it learns the ring and a
+# bump at each of the eight modes (the generator covered only one or two of them: the critic learns from the data,
+# not from the samples), much broader than the modes, and its held-out log-likelihood is above a uniform density's
+# on the box. On the grid, within this budget, it stays nearly flat over the plane and does no better than a uniform
+# density. Both stay well below the truth. The importance-sampling estimate of its
 # normalizer, with the generator as the proposal, falls below the quadrature value: the generator's tracked density
 # $\hat P_G$ is too high on average (the Eq. 8 gap of chapter D1), so the weights $N_\theta / \hat P_G$ are too
 # small. Training sees the same too-small $\hat\alpha$, which lets the critic raise its density on the data more
@@ -246,7 +250,7 @@ print("importance-sampling estimate below the quadrature value (generator densit
 # %%
 alpha_fits = {K: led.fit_mixture(targets["ring"], settings, seed=cfg.seed, normalizer_samples=K)
               for K in (cfg.normalizer_samples, 1)}
-snapshots = list(cfg.snapshots)
+snapshots = settings["snapshots"]
 fig, axes = plt.subplots(len(snapshots), 2, figsize=(8, 2.4 * len(snapshots)), squeeze=False, sharex=True)
 spread = {}
 for col, (K, fit) in enumerate(alpha_fits.items()):
@@ -279,10 +283,11 @@ print(f"the spread of log alpha-hat shrinks from n = 1 to n = {cfg.alpha_counts[
 
 # %% [markdown]
 # The spread shrinks with $n$ for both models, as any importance-sampling estimate's must. The *bias* does not: at
-# every snapshot the estimate levels off below the quadrature $\log\alpha_\theta$. With a proposal whose tracked
-# density is too high, more samples do not help. The two models also differ as the paper describes: with $K = 256$
-# the normalizer settles, while the critic trained with $K = 1$ drifts, and by the last snapshot its normalizer (by
-# quadrature, in the table) is astronomically large. With one sample per step, the critic puts mass where no sample
+# every snapshot the estimate stays below the quadrature $\log\alpha_\theta$ up to the largest $n$, and where it
+# levels off (the last snapshot with $K = 256$) it does so below it. With a proposal whose tracked density is too
+# high, more samples do not help. The two models also differ as the paper describes. With $K = 256$ the
+# normalizer moves by some nats between snapshots, while the critic trained with $K = 1$ drifts, and by the last
+# snapshot its normalizer (by quadrature, in the table) is astronomically large. With one sample per step, the critic puts mass where no sample
 # looks. The paper reads its Fig. 7 as convergence of $\hat\alpha_\theta$ for $K = 256$ (to about 185) and none
 # for $K = 1$. It had no independent value to compare with, which only a low-dimensional example like this one
 # provides.
@@ -294,9 +299,10 @@ print(f"the spread of log alpha-hat shrinks from n = 1 to n = {cfg.alpha_counts[
 # of features and blocks (its Fig. 8). We train one run on the grid per (features, blocks).
 
 # %%
-capacity = []
+capacity, capacity_fits = [], []
 for width, depth in cfg.capacity:
     fit = led.fit_mixture(targets["grid"], settings, seed=cfg.seed, features=width, blocks=depth)
+    capacity_fits.append(fit)
     with torch.no_grad():
         x = fit.generator.sample(cfg.samples, generator=torch.Generator().manual_seed(1000)).x
     capacity.append((width, depth, mixtures.mode_coverage(x, targets["grid"]), x))
@@ -305,7 +311,8 @@ for ax, (width, depth, cov, x) in zip(axes[0], capacity):
     ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.3)
     ax.scatter(targets["grid"].means[:, 0], targets["grid"].means[:, 1], s=8, c="red")
     ax.set_xlim(-6, 6); ax.set_ylim(-6, 6); ax.set_xticks([]); ax.set_yticks([])
-    ax.set_title(f"{width} features, {depth} blocks:\n{cov.modes} modes, {100 * cov.high_quality:.1f}% HQ", fontsize=8)
+    ax.set_title(f"{width} features, {depth} block{'s' if depth > 1 else ''}:\n{cov.modes} modes, "
+                 f"{100 * cov.high_quality:.1f}% HQ", fontsize=8)
 fig.tight_layout()
 plt.show()
 
@@ -345,13 +352,13 @@ display(Markdown(f"""
 | ring: modes / % HQ | 8 / 63.5 | {mean_sd([c.modes for c in coverage['ring']])} / {mean_sd([100 * c.high_quality for c in coverage['ring']])} |
 | grid: modes / % HQ | 16.2 / 68.3 | {mean_sd([c.modes for c in coverage['grid']])} / {mean_sd([100 * c.high_quality for c in coverage['grid']])} |
 | generator alone on the true density | not run | ring: {oracle_cov.modes} modes, {100 * oracle_cov.high_quality:.1f}% HQ |
-| critic density (Fig. 1 f, l) | "matches the true distribution" | mass near the data, far broader than the modes; held-out log-likelihood {critic_rows[0][3]:.1f} (ring) and {critic_rows[1][3]:.1f} (grid) against the true {critic_rows[0][4]:.1f} and {critic_rows[1][4]:.1f} |
+| critic density (Fig. 1 f, l) | "matches the true distribution" | ring: the ring with a bump per mode, far broader than the modes; grid: nearly flat; held-out log-likelihood {critic_rows[0][3]:.1f} (ring) and {critic_rows[1][3]:.1f} (grid) against the true {critic_rows[0][4]:.1f} and {critic_rows[1][4]:.1f} |
 | α̂ against samples (Fig. 7) | converges for K = 256, not for K = 1 | spread shrinks for both; levels off below the quadrature value; K = 1 drifts |
 | capacity (Fig. 8) | more features and blocks, more modes | modes per (features, blocks): {', '.join(f'({w}, {d}): {c.modes}' for w, d, c, _ in capacity)} |
 """))
 
 # %%
-all_fits = [f for fs in fits.values() for f in fs] + list(alpha_fits.values())
+all_fits = [f for fs in fits.values() for f in fs] + list(alpha_fits.values()) + capacity_fits
 print(f"profile {cfg.profile}: chapter ran in {time.perf_counter() - chapter_start:.0f} s on cpu "
-      f"({sum(not f.from_cache for f in all_fits)} of {len(all_fits)} LED pairs trained in this run, "
-      f"plus {len(capacity)} for the capacity sweep and 1 generator alone)")
+      f"({sum(not f.from_cache for f in all_fits)} of {len(all_fits)} LED runs trained in this run, the others "
+      f"loaded from the cache or shared; and one generator trained alone)")

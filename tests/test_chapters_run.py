@@ -115,3 +115,4 @@ def test_d3_celeba_without_data_says_how_to_get_it(tmp_path, monkeypatch):
     with pytest.raises(papermill.PapermillExecutionError, match=r"DatasetNotFoundError.*(?s:.*)img_align_celeba"):
         execute("d3_images", tmp_path, profile="paper", data_root=str(tmp_path / "empty"), device="cpu",
                 data="celeba", channels=3, image_size=64, shuffles=4)
+
