@@ -31,8 +31,9 @@ from . import cache, mixtures, tracked
 from .training import progress_enabled
 
 __all__ = ["Critic", "mlp_critic", "dcgan_critic", "perpendicular_energy", "log_normalizer", "critic_loss",
-           "generator_loss", "normal_replacement", "LEDConfig", "FittedLED", "train_led", "fit_led",
-           "estimate_log_normalizer", "normalizer_estimates", "bits_per_pixel", "raise_critic_score", "fit_mixture", "fit_images", "snapshot_models", "fit_generator_to_density"]
+           "generator_loss", "normal_replacement", "LEDConfig", "FittedLED", "train_led", "build", "fit_led",
+           "fit_mixture", "fit_images", "snapshot_models", "fit_generator_to_density", "estimate_log_normalizer",
+           "normalizer_estimates", "bits_per_pixel", "raise_critic_score"]
 
 
 def perpendicular_energy(x: Tensor, layer: nn.Linear | nn.Conv2d, t: Tensor | None = None) -> Tensor:
@@ -272,7 +273,8 @@ def fit_generator_to_density(generator: tracked.TrackedGenerator, log_target: Ca
 _BUILDERS = {"mlp": (tracked.mlp_generator, mlp_critic), "image": (tracked.image_generator, dcgan_critic)}
 
 
-def build(kind: str, generator: dict[str, Any], critic: dict[str, Any], seed: int) -> tuple[tracked.TrackedGenerator, Critic]:
+def build(kind: str, generator: dict[str, Any], critic: dict[str, Any],
+          seed: int) -> tuple[tracked.TrackedGenerator, Critic]:
     """Fresh networks of ``kind`` ("mlp" or "image") from keyword settings, initialised with ``seed``."""
     if kind not in _BUILDERS:
         raise ValueError(f"unknown LED kind {kind!r}; choose one of {sorted(_BUILDERS)}")
