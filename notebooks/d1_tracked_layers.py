@@ -282,25 +282,21 @@ print(f"Eq. 8 is exact when its assumption holds (errors < 1e-10): {max(roundtri
 # %%
 torch.manual_seed(cfg.seed)
 gen2d = tracked.mlp_generator(2, features=32, blocks=2, copy_sigma=0.1, reduce_sigma=1.0).eval()
-with torch.no_grad():
-    pool = torch.cat([gen2d.sample(100_000, generator=g).x for _ in range(math.ceil(cfg.mc_samples / 100_000))])
-    probe = gen2d.sample(2000, generator=g)
-lo, hi = torch.quantile(pool, 0.001, 0), torch.quantile(pool, 0.999, 0)
-bounds = (lo[0].item(), hi[0].item(), lo[1].item(), hi[1].item())
-mc_log_p = validation.histogram_log_density(pool, probe.x, bins=cfg.bins, bounds=bounds)
-inside = torch.isfinite(mc_log_p) & (probe.x >= lo).all(1) & (probe.x <= hi).all(1)
-gap = (probe.log_density - mc_log_p)[inside]
-print(f"{len(pool):,} Monte Carlo samples, {cfg.bins}x{cfg.bins} histogram; {int(inside.sum())} probe samples inside")
+check = validation.tracked_density_gap(gen2d, mc_samples=cfg.mc_samples, probes=2000, bins=cfg.bins, seed=cfg.seed)
+gap = check.gap
+print(f"{len(check.pool):,} Monte Carlo samples, {cfg.bins}x{cfg.bins} histogram; "
+      f"{int(check.inside.sum())} probe samples inside")
 print(f"tracked minus Monte Carlo log-density: mean {gap.mean().item():+.2f} nats, "
       f"median {gap.median().item():+.2f}, 10%-90% [{gap.quantile(0.1).item():+.2f}, {gap.quantile(0.9).item():+.2f}]")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-axes[0].hist2d(pool[:200_000, 0].numpy(), pool[:200_000, 1].numpy(), bins=cfg.bins,
-               range=[bounds[:2], bounds[2:]], cmap="viridis")
+axes[0].hist2d(check.pool[:200_000, 0].numpy(), check.pool[:200_000, 1].numpy(), bins=cfg.bins,
+               range=[check.bounds[:2], check.bounds[2:]], cmap="viridis")
 axes[0].set_title("samples of a random 2-D LED generator")
-axes[1].scatter(mc_log_p[inside].numpy(), probe.log_density[inside].numpy(), s=3, alpha=0.5)
-ref = torch.stack([mc_log_p[inside].min(), mc_log_p[inside].max()]).numpy()
+mc_log_p = check.monte_carlo[check.inside]
+axes[1].scatter(mc_log_p.numpy(), check.tracked[check.inside].numpy(), s=3, alpha=0.5)
+ref = torch.stack([mc_log_p.min(), mc_log_p.max()]).numpy()
 axes[1].plot(ref, ref, "k--", lw=1, label="tracked = Monte Carlo")
 axes[1].set_xlabel("Monte Carlo log-density"); axes[1].set_ylabel("tracked log-density (Eq. 8)")
 axes[1].legend()

@@ -91,13 +91,9 @@ settings = dict(cfg)
 settings["snapshots"] = sorted({min(step, cfg.steps) for step in cfg.snapshots})
 fits = {name: [led.fit_mixture(target, settings, seed=cfg.seed + run) for run in range(cfg.runs)]
         for name, target in targets.items()}
-coverage = {}
-for name, target in targets.items():
-    coverage[name] = []
-    for run, fit in enumerate(fits[name]):
-        with torch.no_grad():
-            x = fit.generator.sample(cfg.samples, generator=torch.Generator().manual_seed(1000 + run)).x
-        coverage[name].append(mixtures.mode_coverage(x, target))
+samples = {name: [fit.generator.sample(cfg.samples, generator=torch.Generator().manual_seed(1000 + run)).x.detach()
+                  for run, fit in enumerate(fits[name])] for name in targets}
+coverage = {name: [mixtures.mode_coverage(x, target) for x in samples[name]] for name, target in targets.items()}
 trained = sum(not f.from_cache for fs in fits.values() for f in fs)
 print(f"{trained} of {2 * cfg.runs} runs trained now, in {sum(f.seconds for fs in fits.values() for f in fs):.0f} s")
 for name in targets:
@@ -107,9 +103,7 @@ for name in targets:
 # %%
 fig, axes = plt.subplots(2, cfg.runs, figsize=(2.2 * cfg.runs, 4.6), squeeze=False)
 for row, (name, target) in enumerate(targets.items()):
-    for run, fit in enumerate(fits[name]):
-        with torch.no_grad():
-            x = fit.generator.sample(cfg.samples, generator=torch.Generator().manual_seed(1000 + run)).x
+    for run, x in enumerate(samples[name]):
         ax = axes[row, run]
         ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.3)
         ax.scatter(target.means[:, 0], target.means[:, 1], s=8, c="red")
@@ -161,8 +155,7 @@ print(f"ring: partial mode collapse (fewer than 4 of 8 modes on average): {ring_
 # critic (same steps, batch and $k$).
 
 # %%
-oracle = led.build("mlp", {"features": cfg.features, "blocks": cfg.blocks, "copy_sigma": cfg.copy_sigma,
-                           "reduce_sigma": cfg.reduce_sigma}, {"hidden": cfg.critic_hidden}, cfg.seed)[0]
+oracle = led.mixture_generator(settings, seed=cfg.seed)
 led.fit_generator_to_density(oracle, targets["ring"].log_prob, steps=cfg.steps, batch_size=cfg.batch_size,
                              entropy_weight=cfg.entropy_weight, seed=cfg.seed)
 with torch.no_grad():
@@ -329,17 +322,11 @@ plt.show()
 # assumption. We measure the remaining gap on run 0 of the ring with a histogram of many generator samples.
 
 # %%
-gen = fits["ring"][0].generator
-with torch.no_grad():
-    pool = torch.cat([gen.sample(100_000, generator=torch.Generator().manual_seed(500 + i)).x for i in range(10)])
-    probe = gen.sample(2000, generator=torch.Generator().manual_seed(600))
-lo, hi = torch.quantile(pool, 0.001, 0), torch.quantile(pool, 0.999, 0)
-box = (lo[0].item(), hi[0].item(), lo[1].item(), hi[1].item())
-mc = validation.histogram_log_density(pool, probe.x, bins=cfg.grid, bounds=box)
-inside = torch.isfinite(mc) & (probe.x >= lo).all(1) & (probe.x <= hi).all(1)
-gap = (probe.log_density - mc)[inside]
+check = validation.tracked_density_gap(fits["ring"][0].generator, mc_samples=1_000_000, probes=2000, bins=cfg.grid,
+                                       seed=cfg.seed)
+gap = check.gap
 print(f"ring run 0: tracked minus Monte Carlo log-density {gap.mean().item():+.2f} nats on average "
-      f"(median {gap.median().item():+.2f}), from {len(pool):,} samples on a {cfg.grid}x{cfg.grid} histogram")
+      f"(median {gap.median().item():+.2f}), from {len(check.pool):,} samples on a {cfg.grid}x{cfg.grid} histogram")
 
 # %% [markdown]
 # ## The paper and this page, side by side

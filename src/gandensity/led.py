@@ -32,7 +32,7 @@ from .training import progress_enabled
 
 __all__ = ["Critic", "mlp_critic", "dcgan_critic", "perpendicular_energy", "log_normalizer", "critic_loss",
            "generator_loss", "normal_replacement", "LEDConfig", "FittedLED", "train_led", "build", "fit_led",
-           "fit_mixture", "fit_images", "snapshot_models", "fit_generator_to_density", "estimate_log_normalizer",
+           "fit_mixture", "mixture_generator", "fit_images", "snapshot_models", "fit_generator_to_density", "estimate_log_normalizer",
            "normalizer_estimates", "bits_per_pixel", "raise_critic_score"]
 
 
@@ -314,6 +314,16 @@ def fit_led(data: Tensor, *, kind: str, generator: dict[str, Any], critic: dict[
     return FittedLED(g, c, entry["history"], entry["snapshots"], hit, seconds)
 
 
+def _mixture_generator_settings(s: Mapping[str, Any]) -> dict[str, Any]:
+    return {"features": s["features"], "blocks": s["blocks"], "copy_sigma": s["copy_sigma"],
+            "reduce_sigma": s["reduce_sigma"]}
+
+
+def mixture_generator(settings: Mapping[str, Any], *, seed: int) -> tracked.TrackedGenerator:
+    """A fresh 2-D generator as :func:`fit_mixture` builds it (same settings keys, same initialisation)."""
+    return build("mlp", _mixture_generator_settings(settings), {"hidden": settings["critic_hidden"]}, seed)[0]
+
+
 def fit_mixture(target: mixtures.GaussianMixture2d, settings: Mapping[str, Any], *, seed: int,
                 **overrides: Any) -> FittedLED:
     """LED on ``settings["train_points"]`` samples of a 2-D mixture (drawn with ``seed``), with the 2-D generator
@@ -324,8 +334,7 @@ def fit_mixture(target: mixtures.GaussianMixture2d, settings: Mapping[str, Any],
     config = LEDConfig(steps=s["steps"], batch_size=s["batch_size"], normalizer_samples=s["normalizer_samples"],
                        entropy_weight=s["entropy_weight"], replace_prob=s["replace_prob"],
                        snapshots=tuple(s.get("snapshots", ())), seed=seed)
-    generator = {"features": s["features"], "blocks": s["blocks"], "copy_sigma": s["copy_sigma"],
-                 "reduce_sigma": s["reduce_sigma"]}
+    generator = _mixture_generator_settings(s)
     fingerprint = f"{target.name}:{target.means.tolist()}:{target.std}:{s['train_points']}:{seed}"
     return fit_led(data, kind="mlp", generator=generator, critic={"hidden": s["critic_hidden"]}, config=config,
                    data_fingerprint=fingerprint)

@@ -375,10 +375,9 @@ class TrackedGenerator(nn.Module):
             raise ValueError(f"{len(noises)} noise tensors given; this generator consumes {len(self.noise_shapes)}")
         x, log_density, used = z, standard_normal_log_prob(z), []
         for layer in self.layers:
-            eps = None
-            if layer.noise_shape(tuple(x.shape[1:])) is not None:
-                eps = _draw(noises[len(used)] if noises is not None else None, x,
-                            layer.noise_shape(tuple(x.shape[1:])))
+            eps, shape = None, layer.noise_shape(tuple(x.shape[1:]))
+            if shape is not None:
+                eps = _draw(noises[len(used)] if noises is not None else None, x, shape)
                 used.append(eps)
             x, log_density = layer(x, log_density, eps)
         return x, log_density, used

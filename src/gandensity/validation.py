@@ -25,7 +25,8 @@ from .priors import Prior, StandardNormal
 __all__ = ["Check", "checks_table", "degenerate_gaussian_log_density", "sphere_patch", "sphere_patch_half_logdet", "graph_map",
            "graph_map_half_logdet", "dense_jacobian_log_density", "closed_form_checks", "dense_jacobian_checks",
            "spd_with_spectrum", "DenseMatvec", "dense_matvec", "metric_logdet", "RouteCost", "logdet_route_costs",
-           "tracked_layer_reference", "tracked_generator_reference", "dense_conv_logdet", "histogram_log_density"]
+           "tracked_layer_reference", "tracked_generator_reference", "dense_conv_logdet", "histogram_log_density",
+           "DensityGap", "tracked_density_gap"]
 
 
 class Check(NamedTuple):
@@ -299,3 +300,40 @@ def histogram_log_density(samples: torch.Tensor, points: torch.Tensor, *, bins: 
     ix = ((points[:, 0].double() - x0) / (x1 - x0) * bins).floor().long().clamp(0, bins - 1)
     iy = ((points[:, 1].double() - y0) / (y1 - y0) * bins).floor().long().clamp(0, bins - 1)
     return torch.log(density[ix, iy])
+
+
+class DensityGap(NamedTuple):
+    """Tracked against Monte Carlo log-density of a 2-D generator at its own samples.
+
+    pool: (N, 2) Monte Carlo samples. x: (P, 2) probe samples. tracked, monte_carlo: (P,) float64 log-densities at
+    them (monte_carlo -inf in empty cells). inside: (P,) bool, probes inside ``bounds`` (the pool's 0.1%-99.9%
+    box) and in a non-empty cell. gap: tracked - monte_carlo over the probes inside.
+    """
+
+    pool: torch.Tensor
+    x: torch.Tensor
+    tracked: torch.Tensor
+    monte_carlo: torch.Tensor
+    inside: torch.Tensor
+    bounds: tuple[float, float, float, float]
+
+    @property
+    def gap(self) -> torch.Tensor:
+        return (self.tracked - self.monte_carlo)[self.inside]
+
+
+@torch.no_grad()
+def tracked_density_gap(generator: Any, *, mc_samples: int, probes: int, bins: int, seed: int = 0,
+                        chunk: int = 100_000) -> DensityGap:
+    """Compare a 2-D tracked generator's log P_G at ``probes`` of its samples with a ``bins`` x ``bins``
+    histogram of ``mc_samples`` others (drawn in chunks), on the box holding 99.8% of them per axis."""
+    g = torch.Generator(device=next(generator.parameters()).device).manual_seed(seed)
+    pool = torch.cat([generator.sample(min(chunk, mc_samples - i), generator=g).x.cpu()
+                      for i in range(0, mc_samples, chunk)])
+    probe = generator.sample(probes, generator=g)
+    x, tracked = probe.x.cpu(), probe.log_density.cpu()
+    lo, hi = torch.quantile(pool, 0.001, 0), torch.quantile(pool, 0.999, 0)
+    bounds = (lo[0].item(), hi[0].item(), lo[1].item(), hi[1].item())
+    monte_carlo = histogram_log_density(pool, x, bins=bins, bounds=bounds)
+    inside = torch.isfinite(monte_carlo) & (x >= lo).all(1) & (x <= hi).all(1)
+    return DensityGap(pool, x, tracked, monte_carlo, inside, bounds)
