@@ -1,6 +1,6 @@
 """Benchmark of AIS log-likelihoods (paper 002's 500 steps, 4 chains, 10 leapfrogs) on the book's DCGAN.
 
-:func:`gandensity.ais.ais_log_likelihood` advances B images x C chains as one (B C, n) batch: every leapfrog
+:func:`gandensity.numerics.ais.ais_log_likelihood` advances B images x C chains as one (B C, n) batch: every leapfrog
 step is one forward and one backward (gradient with respect to z) of the generator on B C rows. Measured in one
 run, on an untrained DCGAN (``models.Generator(DCGANConfig(latent_dim=100, channels=1, width=32))`` by default)
 and simulated images x = G(z) + N(0, sigma2 I):
@@ -37,8 +37,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from gandensity.ais import ais_log_likelihood, simulate
-from gandensity.models import DCGANConfig, Generator, init_dcgan_weights
+from gandensity.numerics.ais import ais_log_likelihood, simulate
+from gandensity.workflows.models import DCGANConfig, Generator, init_dcgan_weights
 from timing import Timing, measure, resolve_device, synchronize
 
 PAPER = dict(steps=500, chains=4, leapfrog=10)  # paper 002, section 4.1

@@ -2,7 +2,7 @@
 
 What is measured, for the DCGAN generator of paper 000 (latent n = 100 -> 1x32x32 image by default):
 
-1. **Ours**: throughput (samples/s) of :func:`gandensity.density.generator_log_density`, i.e. the n x m
+1. **Ours**: throughput (samples/s) of :func:`gandensity.numerics.density.generator_log_density`, i.e. the n x m
    Jacobian by batched forward-mode autodiff (``torch.func.vmap(jacfwd)``) plus a float64 QR per sample.
 
 2. **Lower bound**: the time of n plain (no-grad) forward passes of the generator per sample, measured as a
@@ -43,9 +43,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from gandensity.density import generator_log_density
-from gandensity.models import DCGANConfig
-from gandensity.priors import StandardNormal
+from gandensity.numerics.density import generator_log_density
+from gandensity.workflows.models import DCGANConfig
+from gandensity.numerics.priors import StandardNormal
 from timing import Timing, build_generator, measure, resolve_device, sample_latents, synchronize
 
 CPU_CHUNK_SWEEP = (1, 4, 8, 16, 32, 64)

@@ -3,9 +3,9 @@
 The implicit density of a generator needs log det M, M = J^T J (n x n), at each latent. Two routes, on
 untrained DCGAN generators (width 32, 1 channel, 32x32 output by default) with latent n = 16, 64, 256, 1024:
 
-1. **Exact vs stochastic.** The exact route is :func:`gandensity.validation.metric_logdet`: the m x n
+1. **Exact vs stochastic.** The exact route is :func:`gandensity.numerics.validation.metric_logdet`: the m x n
    Jacobian by batched forward-mode autodiff (n JVPs per sample) plus a float64 QR. The stochastic route is
-   :func:`gandensity.spectral.stochastic_logdet` on :func:`gandensity.spectral.metric_matvec` (paper 001,
+   :func:`gandensity.numerics.spectral.stochastic_logdet` on :func:`gandensity.numerics.spectral.metric_matvec` (paper 001,
    Algorithm 1, Chebyshev) with the paper's (m, p, t, g) = (10, 20, 20, 1.2) under ``torch.no_grad()``:
    t + 1 + m p = 221 metric products per sample whatever n is, each one JVP and one VJP of the generator.
    Its eps (the assumed lower end of the spectrum) is, by default, a power of ten at or below the smallest
@@ -54,10 +54,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from gandensity.density import generator_jacobian
-from gandensity.models import DCGANConfig
-from gandensity.spectral import metric_matvec, stochastic_logdet
-from gandensity.validation import metric_logdet
+from gandensity.numerics.density import generator_jacobian
+from gandensity.workflows.models import DCGANConfig
+from gandensity.numerics.spectral import metric_matvec, stochastic_logdet
+from gandensity.numerics.validation import metric_logdet
 from timing import Timing, build_generator, measure, resolve_device, sample_latents, synchronize
 
 PAPER = dict(order=10, probes=20, power_iters=20, g=1.2)  # paper 001's (m, p, t, g)

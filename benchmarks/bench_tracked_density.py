@@ -3,8 +3,8 @@
 Both routes give log p(x) of a generated image x of C x S x S = m numbers, latent n (64 by default), for the
 outputs ``--outputs`` (1x16 and 1x32 with ``--quick``; 1 and 3 channels at 16, 32 and 64 by default):
 
-1. **Tracked route**: :meth:`gandensity.tracked.TrackedGenerator.sample` of an untrained
-   :func:`gandensity.tracked.image_generator` (n, channels C, image_size S, ``--shuffles`` 3; eval mode, so
+1. **Tracked route**: :meth:`gandensity.numerics.tracked.TrackedGenerator.sample` of an untrained
+   :func:`gandensity.numerics.tracked.image_generator` (n, channels C, image_size S, ``--shuffles`` 3; eval mode, so
    batch norm uses its running statistics and the tracked density is exact for the network; no grad): it draws
    z and the layers' noise, and every layer updates the (B,) float64 log-density beside the image. Time per
    generated sample at batch sizes ``--batches`` (64 on CPU; 64 and 256 on CUDA).
@@ -17,15 +17,15 @@ outputs ``--outputs`` (1x16 and 1x32 with ``--quick``; 1 and 3 channels at 16, 3
    implementation of this network can cost; printed ``tracked / forward`` is the bookkeeping overhead factor
    (1 = free). The bookkeeping has two parts, measured separately: (a) per-batch terms that depend only on the
    weights: log|det| of each square linear layer (float64 slogdet), of each circular convolution
-   (:func:`gandensity.tracked.circular_conv_logdet`: an FFT and H W slogdets of C x C), and of each batch norm
+   (:func:`gandensity.numerics.tracked.circular_conv_logdet`: an FFT and H W slogdets of C x C), and of each batch norm
    (running statistics): all of them are computed once per call whatever B is, their total is printed per batch
    and as a share of the tracked batch time (it shrinks per sample as B grows); (b) the per-sample rest: the
    float64 log-slopes of the smooth ReLUs and the Gaussian log-densities of the padded and dropped noise, i.e.
    tracked - forward - (a).
 
-3. **Exact-Jacobian route**: :func:`gandensity.density.generator_log_density` (forward-mode n x m Jacobian,
+3. **Exact-Jacobian route**: :func:`gandensity.numerics.density.generator_log_density` (forward-mode n x m Jacobian,
    float64 QR, standard-normal prior; ``--chunk-size`` samples per vectorised call: 8 on CPU, the default of
-   bench_exact_density.py, and 64 on CUDA) on the foundation DCGAN (:class:`gandensity.models.Generator`,
+   bench_exact_density.py, and 64 on CUDA) on the foundation DCGAN (:class:`gandensity.workflows.models.Generator`,
    DCGAN initialisation, width ``--width`` 32, eval mode) with the same latent n and the same output C x S x S.
    ``models.DCGANConfig`` admits 32 and 64 only; for S = 16 the benchmark admits 16 in a subclass of the
    config, and ``models.Generator`` builds its natural three-layer version (1 -> 4 -> 8 -> 16). Time per sample
@@ -47,7 +47,7 @@ scaling with S: the growth of each per-sample time from one S to the next (the p
 **Validation** of the FFT route: on a circular convolution with a generic kernel (orthogonal centre tap times 2
 plus N(0, 0.3^2) taps, so that log|det| is far from 0 and a relative difference is meaningful), C channels on
 H x W, :func:`circular_conv_logdet` against the float64 slogdet of the dense (C H W) x (C H W) Jacobian, built
-by applying the layer (:class:`gandensity.tracked.CircularConv2d`, float64, no bias) to the identity basis; time
+by applying the layer (:class:`gandensity.numerics.tracked.CircularConv2d`, float64, no bias) to the identity basis; time
 of each (the dense time includes building the matrix), the FFT route's speed-up, and their relative difference,
 which must be below 1e-8 (the script fails otherwise). C x H x W = 4x8x8 with ``--quick``, and also 8x16x16
 by default (16x16x16 added on CUDA).
@@ -79,9 +79,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gandensity import tracked
-from gandensity.density import generator_log_density
-from gandensity.models import DCGANConfig
+from gandensity.numerics import tracked
+from gandensity.numerics.density import generator_log_density
+from gandensity.workflows.models import DCGANConfig
 from timing import Timing, build_generator, measure, resolve_device, sample_latents
 
 QUICK_OUTPUTS = ("1x16", "1x32")

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from gandensity.models import DCGANConfig, Generator, init_dcgan_weights
+from gandensity.workflows.models import DCGANConfig, Generator, init_dcgan_weights
 
 __all__ = ["Timing", "synchronize", "measure", "resolve_device", "build_generator", "sample_latents"]
 

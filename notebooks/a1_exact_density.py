@@ -43,15 +43,17 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import evaluation, plotting, validation
-from gandensity.data import load
-from gandensity.training import dcgan_for
+from gandensity.workflows import evaluation
+from gandensity.book import plotting
+from gandensity.numerics import validation
+from gandensity.workflows.data import load
+from gandensity.workflows.training import dcgan_for
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config(
     "a1_exact_density", profile, data_root=data_root, device=device, seed=seed,
     epochs=epochs, width=width, num_samples=num_samples, check_samples=check_samples)
-dev = gd.profiles.resolve_device(cfg.device)
+dev = gd.resolve_device(cfg.device)
 torch.manual_seed(cfg.seed)
 print(f"profile: {cfg.profile}; device: {dev}; torch {torch.__version__}, "
       f"{torch.get_num_threads()} threads")
@@ -80,7 +82,7 @@ print(cfg)
 # $$ \log p_X\big(G(z)\big) = \log p_Z(z) - \sum_{i=1}^{n} \log |r_{ii}| . $$
 #
 # This density is with respect to $n$-dimensional volume on the manifold: it is not a density on pixel space
-# $\mathbb{R}^m$, where the generated distribution has none. `gandensity.density.generator_log_density` computes
+# $\mathbb{R}^m$, where the generated distribution has none. `gandensity.numerics.density.generator_log_density` computes
 # it for a batch of latents: $J$ by forward-mode automatic differentiation ($n$ Jacobian-vector products per
 # sample, vectorised over samples and tangents with `torch.func`), or by central finite differences as the paper
 # also mentions, and the determinant in float64 by QR (the paper's choice), Cholesky of $J^\top J$, or singular

@@ -49,14 +49,15 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import evaluation, plotting, regressors
-from gandensity.data import load
+from gandensity.workflows import evaluation, regressors
+from gandensity.book import plotting
+from gandensity.workflows.data import load
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config(
     "a2_sanity_checks", profile, data_root=data_root, device=device, seed=seed, triplets=triplets,
     regressor_width=regressor_width, regressor_epochs=regressor_epochs, loss=loss, pool=pool, threads=threads)
-dev = gd.profiles.resolve_device(cfg.device)
+dev = gd.resolve_device(cfg.device)
 if cfg.threads:
     torch.set_num_threads(cfg.threads)
 torch.manual_seed(cfg.seed)

@@ -48,13 +48,14 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import data, evaluation, plotting, regressors
+from gandensity.workflows import data, evaluation, regressors
+from gandensity.book import plotting
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config(
     "a3_interpreting_densities", profile, data_root=data_root, device=device, seed=seed, triplets=triplets,
     regressor_width=regressor_width, regressor_epochs=regressor_epochs, loss=loss, top_k=top_k, threads=threads)
-dev = gd.profiles.resolve_device(cfg.device)
+dev = gd.resolve_device(cfg.device)
 if cfg.threads:
     torch.set_num_threads(cfg.threads)
 torch.manual_seed(cfg.seed)

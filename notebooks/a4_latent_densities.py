@@ -50,7 +50,8 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import data, evaluation, plotting, regressors
+from gandensity.workflows import data, evaluation, regressors
+from gandensity.book import plotting
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config(
@@ -58,7 +59,7 @@ cfg = gd.chapter_config(
     triplets=triplets, latent_triplets=latent_triplets,
     regressor_width=regressor_width, regressor_epochs=regressor_epochs, loss=loss, info_weight=info_weight,
     top_k=top_k)
-dev = gd.profiles.resolve_device(cfg.device)
+dev = gd.resolve_device(cfg.device)
 if cfg.threads:
     torch.set_num_threads(cfg.threads)
 torch.manual_seed(cfg.seed)

@@ -43,16 +43,16 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import validation
-from gandensity.density import metric_matvec, stochastic_logdet
-from gandensity.models import DCGANConfig, Generator, init_dcgan_weights
-from gandensity.spectral import exact_metric, polynomial_logdet
-from gandensity.training import dcgan_for
+from gandensity.numerics import validation
+from gandensity.numerics.spectral import metric_matvec, stochastic_logdet
+from gandensity.workflows.models import DCGANConfig, Generator, init_dcgan_weights
+from gandensity.numerics.spectral import exact_metric, polynomial_logdet
+from gandensity.workflows.training import dcgan_for
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config("b1_stochastic_logdet", profile, data_root=data_root, device=device, seed=seed,
                         epochs=epochs, width=width, num_latents=num_latents)
-dev = gd.profiles.resolve_device(cfg.device)
+dev = gd.resolve_device(cfg.device)
 torch.manual_seed(cfg.seed)
 print(f"profile: {cfg.profile}; device: {dev}; torch {torch.__version__}, {torch.get_num_threads()} threads")
 print(cfg)

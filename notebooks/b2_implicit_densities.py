@@ -49,7 +49,7 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import toy2d
+from gandensity.workflows import toy2d
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config(

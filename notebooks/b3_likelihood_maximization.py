@@ -45,14 +45,14 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import plotting
-from gandensity.ascent import maximize_log_density
-from gandensity.training import dcgan_for
+from gandensity.book import plotting
+from gandensity.numerics.ascent import maximize_log_density
+from gandensity.workflows.training import dcgan_for
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config("b3_likelihood_maximization", profile, data_root=data_root, device=device, seed=seed,
                         epochs=epochs, width=width, num_trials=num_trials, steps=steps, lr=lr)
-dev = gd.profiles.resolve_device(cfg.device)
+dev = gd.resolve_device(cfg.device)
 torch.manual_seed(cfg.seed)
 print(f"profile: {cfg.profile}; device: {dev}; torch {torch.__version__}, {torch.get_num_threads()} threads")
 print(cfg)

@@ -44,13 +44,14 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import factors, plotting
-from gandensity.training import dcgan_for
+from gandensity.numerics import factors
+from gandensity.book import plotting
+from gandensity.workflows.training import dcgan_for
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config("b4_explanatory_factors", profile, data_root=data_root, device=device, seed=seed,
                         epochs=epochs, num_trials=num_trials, step=step)
-dev = gd.profiles.resolve_device(cfg.device)
+dev = gd.resolve_device(cfg.device)
 torch.manual_seed(cfg.seed)
 print(f"profile: {cfg.profile}; device: {dev}; torch {torch.__version__}, {torch.get_num_threads()} threads")
 print(cfg)
@@ -197,7 +198,7 @@ display(Markdown(f"""
 # Random unit directions are the reference here. The paper writes the random direction as
 # $\epsilon \sim \mathcal{N}(0, I)$, which is $\sqrt{n_z}$ times longer than a unit eigenvector; with that reading
 # almost no eigenvector could beat a random step, while the paper reports $v_{\text{eff}}(1)$ up to 54, so we
-# normalise the random direction (see `gandensity.factors`). To first order, $\delta(j, i) = \sqrt{\lambda_i /
+# normalise the random direction (see `gandensity.numerics.factors`). To first order, $\delta(j, i) = \sqrt{\lambda_i /
 # \bar\lambda}$ with $\bar\lambda$ the mean eigenvalue, so $v_{\text{eff}}(1)$ counts the eigenvalues above the
 # mean: a measure of how concentrated the spectrum is.
 

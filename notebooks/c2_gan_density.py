@@ -49,13 +49,15 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import ais, evaluation, likelihoods, plotting
-from gandensity.training import dcgan_for
+from gandensity.numerics import ais
+from gandensity.workflows import evaluation, likelihoods
+from gandensity.book import plotting
+from gandensity.workflows.training import dcgan_for
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config("c2_gan_density", profile, data_root=data_root, device=device, seed=seed, epochs=epochs,
                         width=width, ais_steps=ais_steps, ais_chains=ais_chains)
-dev = gd.profiles.resolve_device(cfg.device)
+dev = gd.resolve_device(cfg.device)
 if cfg.threads is not None:
     torch.set_num_threads(cfg.threads)
 torch.manual_seed(cfg.seed)
@@ -69,7 +71,7 @@ print(cfg)
 # noise variance $\sigma^2$ is, as in the paper (section 4.1, appendix B.3), the variance of the reconstruction
 # error of training images: each is projected onto the generator's manifold by GAN inversion,
 # $z^* = \arg\min_z \lVert G(z) - x\rVert^2$ (Adam with a cosine schedule, started from the nearest of $K$
-# generated samples, best of $R$ restarts: `gandensity.inversion.invert`), and $\sigma^2$ is the mean squared
+# generated samples, best of $R$ restarts: `gandensity.numerics.inversion.invert`), and $\sigma^2$ is the mean squared
 # residual per pixel, the maximum-likelihood estimate of the noise variance given the projections. The paper reports
 # it as a PSNR, $10 \log_{10}(1/\sigma^2)$ (its Table 3: 17-21 dB).
 

@@ -50,13 +50,14 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import likelihoods, typicality
-from gandensity.training import dcgan_for
+from gandensity.workflows import likelihoods
+from gandensity.numerics import typicality
+from gandensity.workflows.training import dcgan_for
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config("c3_typicality", profile, data_root=data_root, device=device, seed=seed, epochs=epochs,
                         width=width, trials=trials)
-dev = gd.profiles.resolve_device(cfg.device)
+dev = gd.resolve_device(cfg.device)
 if cfg.threads is not None:
     torch.set_num_threads(cfg.threads)
 torch.manual_seed(cfg.seed)

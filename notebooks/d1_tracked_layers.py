@@ -44,7 +44,7 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import tracked, validation
+from gandensity.numerics import tracked, validation
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config("d1_tracked_layers", profile, data_root=data_root, device=device, seed=seed,
@@ -89,7 +89,7 @@ print(cfg)
 # around its kept neighbour, $P(t^2 \mid t^1) = \mathcal{N}(t^2; t^1, \sigma^2 I)$, so that
 # $\log P(t^1) = \log P(t^1, t^2) - \log \mathcal{N}(t^2; t^1, \sigma^2 I)$, exact only when the assumption holds.
 #
-# In `gandensity.tracked` every layer maps `(x, log_density)` to `(y, log_density)`; noise layers also take
+# In `gandensity.numerics.tracked` every layer maps `(x, log_density)` to `(y, log_density)`; noise layers also take
 # their standard-normal draws, so that a generator is a deterministic function of its latent $z$ and its noise, and
 # can be checked against a dense Jacobian.
 

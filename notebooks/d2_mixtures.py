@@ -53,7 +53,8 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import led, mixtures, validation
+from gandensity.workflows import led
+from gandensity.numerics import mixtures, validation
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config("d2_mixtures", profile, data_root=data_root, device=device, seed=seed, runs=runs,

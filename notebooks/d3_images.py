@@ -57,8 +57,10 @@ import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
-from gandensity import ais, evaluation, led, plotting
-from gandensity.data import fingerprint, load
+from gandensity.numerics import ais
+from gandensity.workflows import evaluation, led
+from gandensity.book import plotting
+from gandensity.workflows.data import fingerprint, load
 
 chapter_start = time.perf_counter()
 cfg = gd.chapter_config("d3_images", profile, data_root=data_root, device=device, seed=seed, data=data,
@@ -66,7 +68,7 @@ cfg = gd.chapter_config("d3_images", profile, data_root=data_root, device=device
                         entropy_weight=entropy_weight, alpha_samples=alpha_samples, ascent_steps=ascent_steps)
 if cfg.threads:
     torch.set_num_threads(cfg.threads)
-dev = gd.profiles.resolve_device(cfg.device)
+dev = gd.resolve_device(cfg.device)
 torch.manual_seed(cfg.seed)
 print(f"profile: {cfg.profile}; device: {dev}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
 print(cfg)

@@ -15,10 +15,10 @@ import pytest
 import torch
 from torch import nn
 
-import gandensity.ais as ais_module
-from gandensity.ais import (HMCState, ais_bounds, ais_log_likelihood, bdmc_upper_bound, bits_per_dim, hmc_step,
+import gandensity.numerics.ais as ais_module
+from gandensity.numerics.ais import (HMCState, ais_bounds, ais_log_likelihood, bdmc_upper_bound, bits_per_dim, hmc_step,
                             linear_gaussian_log_likelihood, log_mean_exp, sigmoid_schedule, simulate)
-from gandensity.models import DCGANConfig, Generator, init_dcgan_weights
+from gandensity.workflows.models import DCGANConfig, Generator, init_dcgan_weights
 
 
 pytestmark = pytest.mark.usefixtures("float64")  # tests/conftest.py
@@ -279,8 +279,9 @@ def test_an_image_with_only_dead_chains_is_nan_with_a_warning(problem):
 # ---------------------------------------------------------------------------------------------- the DCGAN
 
 
-def test_dcgan_call_shape_and_density_reexport():
-    from gandensity.density import ais_log_likelihood as reexported
+def test_dcgan_call_shape_and_top_level_export():
+    import gandensity as gd
+    reexported = gd.ais_log_likelihood
     assert reexported is ais_log_likelihood
     torch.manual_seed(0)
     G = Generator(DCGANConfig(latent_dim=8, channels=1, width=4)).apply(init_dcgan_weights).eval().float()

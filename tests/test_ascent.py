@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from gandensity.ascent import maximize_log_density
-from gandensity.priors import UniformBox
+from gandensity.numerics.ascent import maximize_log_density
+from gandensity.numerics.priors import UniformBox
 
 
 def test_linear_generator_ascends_to_the_prior_mode():

@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from gandensity import cache
+from gandensity.workflows import cache
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""gandensity.data: the embedded sets, and the torchvision path on tiny fakes written in torchvision's
+"""gandensity.workflows.data: the embedded sets, and the torchvision path on tiny fakes written in torchvision's
 on-disk formats (no network, no real data sets)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from gandensity import data
+from gandensity.workflows import data
 
 
 def check_images(d: data.ImageData, n: int, c: int, size: int = 32) -> None:

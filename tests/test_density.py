@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from gandensity.density import (RankDeficientJacobianError, generator_jacobian, generator_log_density,
+from gandensity.numerics.density import (RankDeficientJacobianError, generator_jacobian, generator_log_density,
                                 half_logdet_metric)
-from gandensity.models import DCGANConfig, Generator, init_dcgan_weights
-from gandensity.priors import StandardNormal, UniformBox
-from gandensity.validation import (checks_table, closed_form_checks, degenerate_gaussian_log_density, dense_jacobian_checks,
+from gandensity.workflows.models import DCGANConfig, Generator, init_dcgan_weights
+from gandensity.numerics.priors import StandardNormal, UniformBox
+from gandensity.numerics.validation import (checks_table, closed_form_checks, degenerate_gaussian_log_density, dense_jacobian_checks,
                                    dense_jacobian_log_density, graph_map, graph_map_half_logdet, sphere_patch,
                                    sphere_patch_half_logdet)
 
@@ -82,7 +82,7 @@ def test_book_validation_checks_pass_and_can_fail(monkeypatch):
     z = torch.randn(3, 6, generator=torch.Generator().manual_seed(8))
     assert all(c.passed for c in dense_jacobian_checks(net, z, tolerance=1e-3, fd_tolerance=0.1))
     # An error of 1e-6 nats in the method under test must fail every closed-form check.
-    import gandensity.validation as validation
+    import gandensity.numerics.validation as validation
     exact = validation.generator_log_density
     monkeypatch.setattr(validation, "generator_log_density", lambda *a, **k: exact(*a, **k) + 1e-6)
     assert not any(c.passed for c in closed_form_checks())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gandensity.factors import effective_dimension, metric_eigen, perturb, relative_changes
+from gandensity.numerics.factors import effective_dimension, metric_eigen, perturb, relative_changes
 
 
 def linear_generator(singular_values: list[float], m: int = 20, seed: int = 0):

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from gandensity.inversion import invert, nearest_samples
-from gandensity.models import DCGANConfig, Generator, init_dcgan_weights
+from gandensity.numerics.inversion import invert, nearest_samples
+from gandensity.workflows.models import DCGANConfig, Generator, init_dcgan_weights
 
 
 pytestmark = pytest.mark.usefixtures("float64")  # tests/conftest.py

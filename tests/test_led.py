@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import MultivariateNormal
 
-from gandensity import cache, led, mixtures, tracked
-from gandensity.led import Critic, LEDConfig
+from gandensity.workflows import cache, led
+from gandensity.numerics import mixtures, tracked
+from gandensity.workflows.led import Critic, LEDConfig
 
 float64 = pytest.mark.usefixtures("float64")  # tests/conftest.py; the training tests run in float32 like the book
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import gandensity as gd
-from gandensity import likelihoods
-from gandensity.evaluation import patch_coefficient_of_variation
-from gandensity.models import DCGANConfig, Generator
+from gandensity.workflows import likelihoods
+from gandensity.workflows.evaluation import patch_coefficient_of_variation
+from gandensity.workflows.models import DCGANConfig, Generator
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gandensity.data import ImageData
-from gandensity.manifold import (class_subset, classify_by_reconstruction, nearest_neighbour_classify,
+from gandensity.workflows.data import ImageData
+from gandensity.workflows.manifold import (class_subset, classify_by_reconstruction, nearest_neighbour_classify,
                                  reconstruction_errors)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gandensity.profiles import CHAPTERS, PROFILES, chapter_config, resolve_device
+from gandensity.book.profiles import CHAPTERS, PROFILES, chapter_config, resolve_device
 
 
 def test_every_chapter_has_every_profile_with_the_same_settings():

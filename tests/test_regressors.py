@@ -12,11 +12,11 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import gandensity as gd
-from gandensity import evaluation, regressors
-from gandensity.data import ImageData
-from gandensity.models import DCGANConfig, Generator
-from gandensity.regressors import QNetwork, Regressor, RegressorConfig
-from gandensity.training import TrainConfig
+from gandensity.workflows import evaluation, regressors
+from gandensity.workflows.data import ImageData
+from gandensity.workflows.models import DCGANConfig, Generator
+from gandensity.workflows.regressors import QNetwork, Regressor, RegressorConfig
+from gandensity.workflows.training import TrainConfig
 
 
 @pytest.fixture(autouse=True)
@@ -151,7 +151,7 @@ def test_regressor_config_is_validated():
 
 def test_q_network_reads_the_third_convolution():
     cfg = DCGANConfig(channels=3, width=8)
-    d, q = gd.models.Discriminator(cfg), QNetwork(cfg)
+    d, q = Discriminator(cfg), QNetwork(cfg)
     assert q(d.features(torch.randn(4, 3, 32, 32))).shape == (4, 100)
     assert sum(isinstance(m, torch.nn.Conv2d) for m in q.modules()) == 1
     assert sum(isinstance(m, torch.nn.Linear) for m in q.modules()) == 2

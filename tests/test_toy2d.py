@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from gandensity import toy2d
+from gandensity.workflows import toy2d
 
 
 @pytest.fixture(autouse=True)

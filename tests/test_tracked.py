@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch.autograd.functional import jacobian
 from torch.distributions import MultivariateNormal
 
-from gandensity import mixtures, tracked
-from gandensity.tracked import (BatchNorm, CircularConv2d, CopyInflate, HalveReduce, Linear, NeighbourDownsample2d,
+from gandensity.numerics import mixtures, tracked
+from gandensity.numerics.tracked import (BatchNorm, CircularConv2d, CopyInflate, HalveReduce, Linear, NeighbourDownsample2d,
                                 NeighbourUpsample2d, NoisePad, PixelShuffle, SmoothReLU, TrackedGenerator,
                                 standard_normal_log_prob)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gandensity.data import ImageData
-from gandensity.models import DCGANConfig, Discriminator, Generator
-from gandensity.training import TrainConfig, recalibrate_batchnorm, train_dcgan
+from gandensity.workflows.data import ImageData
+from gandensity.workflows.models import DCGANConfig, Discriminator, Generator
+from gandensity.workflows.training import TrainConfig, recalibrate_batchnorm, train_dcgan
 
 
 @pytest.fixture(autouse=True)

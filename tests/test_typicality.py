@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gandensity.typicality import entropy_estimate, typical_fraction, typicality_epsilon, typicality_table
+from gandensity.numerics.typicality import entropy_estimate, typical_fraction, typicality_epsilon, typicality_table
 
 
 def gaussian(n: int, mean: float, seed: int) -> torch.Tensor:

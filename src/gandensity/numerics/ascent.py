@@ -1,7 +1,7 @@
 """Likelihood maximization in latent space by spectral backpropagation (paper 001, section 4).
 
 Starting from latents z_0, ascend log p(G(z)) = log p(z) - 1/2 log det M(z) with M = J^T J, where the gradient of
-the log-determinant comes from the stochastic estimator (:func:`gandensity.spectral.stochastic_logdet`), never from
+the log-determinant comes from the stochastic estimator (:func:`gandensity.numerics.spectral.stochastic_logdet`), never from
 the Jacobian. Along the way, at recorded iterations, the exact log-density and the extreme eigenvalues of M are
 computed from the full Jacobian, to show what the ascent does to the image and to the conditioning of M.
 """
@@ -12,8 +12,8 @@ from typing import Callable, NamedTuple
 
 import torch
 
-from .priors import Prior, StandardNormal, UniformBox
-from .spectral import exact_metric, metric_matvec, stochastic_logdet
+from gandensity.numerics.priors import Prior, StandardNormal, UniformBox
+from gandensity.numerics.spectral import exact_metric, metric_matvec, stochastic_logdet
 
 __all__ = ["AscentTrace", "maximize_log_density"]
 

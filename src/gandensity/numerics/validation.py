@@ -1,4 +1,4 @@
-"""Reference densities that do not use :mod:`gandensity.density`, for tests and for the book.
+"""Reference densities that do not use :mod:`gandensity.numerics.density`, for tests and for the book.
 
 Each reference reaches the answer by a different route than the Jacobian + QR of the package:
 - a linear generator x = W z + b pushes N(0, I) to a degenerate Gaussian, whose density on range(W)
@@ -19,8 +19,8 @@ from typing import Any, Callable, NamedTuple
 
 import torch
 
-from .density import LOGDET_METHODS, generator_jacobian, generator_log_density, half_logdet_metric
-from .priors import Prior, StandardNormal
+from gandensity.numerics.density import LOGDET_METHODS, generator_jacobian, generator_log_density, half_logdet_metric
+from gandensity.numerics.priors import Prior, StandardNormal
 
 __all__ = ["Check", "checks_table", "degenerate_gaussian_log_density", "sphere_patch", "sphere_patch_half_logdet", "graph_map",
            "graph_map_half_logdet", "dense_jacobian_log_density", "closed_form_checks", "dense_jacobian_checks",
@@ -199,7 +199,7 @@ def logdet_route_costs(make_generator: Callable[[int], Callable[[torch.Tensor], 
     Each route runs once untimed (warm-up) and once timed, on the same ``batch_size`` latents. ``estimator``
     holds the keyword arguments of ``stochastic_logdet`` (order, probes, power_iters, g, eps, method).
     """
-    from .spectral import metric_matvec, stochastic_logdet
+    from gandensity.numerics.spectral import metric_matvec, stochastic_logdet
 
     order, probes, power_iters = (estimator.get(k, d) for k, d in (("order", 10), ("probes", 20),
                                                                      ("power_iters", 20)))

@@ -8,7 +8,19 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["image_grid", "ranked_grids"]
+__all__ = ["image_grid", "ranked_grids", "use_book_style", "STYLE"]
+
+# The book's one figure style (applied by gandensity.book.chapter.start).
+STYLE: dict[str, object] = {
+    "figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (8.8, 3.6), "font.size": 10,
+    "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 9, "axes.spines.top": False,
+    "axes.spines.right": False, "axes.grid": False, "image.cmap": "viridis", "figure.autolayout": False,
+}
+
+
+def use_book_style() -> None:
+    """Apply :data:`STYLE` to matplotlib's rcParams."""
+    plt.rcParams.update(STYLE)
 
 
 def image_grid(images: torch.Tensor, *, ax: Axes | None = None, title: str | None = None,

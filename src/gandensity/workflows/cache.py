@@ -102,6 +102,9 @@ def cached(kind: str, parts: dict[str, Any], build: Callable[[], Any],
     Returns:
         ``(result, hit, path)``: ``hit`` is True when the result came from disk.
     """
+    # Training is bitwise deterministic for a fixed number of torch threads, not across thread counts:
+    # the count is part of what a result depends on.
+    parts = {**parts, "torch_threads": torch.get_num_threads()}
     path = cache_dir() / f"{kind}-{cache_key(parts)[:24]}.pt"
     if enabled and path.exists():
         try:

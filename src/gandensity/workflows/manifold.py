@@ -2,7 +2,7 @@
 for generative classification (one GAN per class) and outlier detection, against one-nearest-neighbour baselines.
 
 The distance of an image x to the manifold of G is the reconstruction error of its projection,
-|G(z*) - x|^2 / D with z* from :func:`gandensity.inversion.invert`. A per-class family of GANs classifies x by the
+|G(z*) - x|^2 / D with z* from :func:`gandensity.numerics.inversion.invert`. A per-class family of GANs classifies x by the
 class whose GAN reconstructs it best; an outlier score is the reconstruction error itself. The baselines replace
 "distance to the manifold" by "distance to the nearest training image".
 """
@@ -14,8 +14,8 @@ from typing import Callable
 
 import torch
 
-from .data import ImageData
-from .inversion import invert
+from gandensity.workflows.data import ImageData
+from gandensity.numerics.inversion import invert
 
 __all__ = ["class_subset", "reconstruction_errors", "classify_by_reconstruction", "nearest_neighbour_classify"]
 

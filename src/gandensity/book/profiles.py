@@ -10,6 +10,7 @@ several chapters (e.g. the MNIST DCGAN) are defined once in ``SHARED`` so that t
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -93,14 +94,14 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # thread and lose several-fold when other jobs share the cores; None keeps torch's default (paper profile).
     "a2_sanity_checks": {
         p: {"mnist": SHARED["mnist_dcgan"][p], "natural": SHARED["natural_dcgan"][p], **SHARED["regressors"][p],
-            "pool": pool, "grid": grid, "threads": None if p == "paper" else 1}
+            "pool": pool, "grid": grid}
         for p, pool, grid in (("smoke", 512, 16), ("cpu", 20000, 36), ("paper", 50000, 64))
     },
     # A3's GAN without 1s: A1's DCGAN on the digits other than 1; at cpu for 12 of A1's 20 epochs, to fit the budget.
     "a3_interpreting_densities": {
         p: {"mnist": SHARED["mnist_dcgan"][p], "natural": SHARED["natural_dcgan"][p], **SHARED["regressors"][p],
             "mnist_without_1s": {**SHARED["mnist_dcgan"][p], "epochs": no1_epochs},
-            "top_k": top_k, "grid": grid, "threads": None if p == "paper" else 1}
+            "top_k": top_k, "grid": grid}
         for p, no1_epochs, top_k, grid in (("smoke", 1, 16, 16), ("cpu", 12, 100, 36), ("paper", 25, 1024, 64))
     },
     # A4's InfoGAN-style GANs: the data and architecture of the pixel-space GANs; at cpu, half the digit GAN's epochs,
@@ -110,7 +111,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         p: {"mnist": SHARED["mnist_dcgan"][p], "natural": SHARED["natural_dcgan"][p], **SHARED["regressors"][p],
             "mnist_infogan": {**SHARED["mnist_dcgan"][p], "epochs": mnist_epochs},
             "natural_infogan": {**SHARED["natural_dcgan"][p], "epochs": natural_epochs}, "info_weight": 10.0,
-            "top_k": top_k, "grid": grid, "threads": None if p == "paper" else 1}
+            "top_k": top_k, "grid": grid}
         for p, mnist_epochs, natural_epochs, top_k, grid in (("smoke", 1, 1, 16, 16), ("cpu", 10, 30, 100, 36),
                                                               ("paper", 25, 25, 1024, 64))
     },
@@ -134,14 +135,13 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # The cpu profile trains 2000 steps per model instead, so it raises the learning rate (10x for KL(Q||P), 20x
     # for KL(P||Q)) and multiplies by the 2x2 metric formed from the Jacobian ("dense"), the same estimator ~15x
     # faster on a CPU than the jvp+vjp products ("implicit", the paper's route, used by the paper profile).
-    # threads 0 keeps torch's default; 1 avoids thread overhead on these tiny networks.
     "b2_implicit_densities": {
         "smoke": {"reverse_steps": 30, "forward_steps": 30, "reverse_lr": 1e-3, "forward_lr": 2e-3, "batch_size": 64,
-                  "matvec": "dense", "threads": 1, "samples": 500, "grid": 60},
+                  "matvec": "dense", "samples": 500, "grid": 60},
         "cpu": {"reverse_steps": 2000, "forward_steps": 2000, "reverse_lr": 1e-3, "forward_lr": 2e-3,
-                "batch_size": 64, "matvec": "dense", "threads": 1, "samples": 2000, "grid": 150},
+                "batch_size": 64, "matvec": "dense", "samples": 2000, "grid": 150},
         "paper": {"reverse_steps": 50000, "forward_steps": 50000, "reverse_lr": 1e-4, "forward_lr": 1e-4,
-                  "batch_size": 64, "matvec": "implicit", "threads": 0, "samples": 5000, "grid": 200},
+                  "batch_size": 64, "matvec": "implicit", "samples": 5000, "grid": 200},
     },
     # Paper 001 section 4: the estimator settings of its Fig. 4 (c, d), (m, p, t, g, eps) = (5, 10, 10, 1.2, 1e-2).
     # The paper does not name its optimizer for the ascent; Adam on z is ours.
@@ -167,7 +167,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # cpu the per-class GANs see 400 digits each: batch 32 and Adam lr 1e-3 (5x the DCGAN default) train them in
     # 360 steps to reconstruction errors like the full GAN's; the paper profile keeps the DCGAN defaults.
     "c1_gan_manifold": {
-        p: {**SHARED["mnist_dcgan"][p], **settings, "threads": None if p == "paper" else 1}
+        p: {**SHARED["mnist_dcgan"][p], **settings}
         for p, settings in (
             ("smoke", {"group_size": 4, "inv_steps": 10, "inv_restarts": 1, "inv_candidates": 32,
                        "class_width": 8, "class_epochs": 1, "class_lr": 1e-3, "class_batch": 32, "class_test": 10, "cls_steps": 5, "cls_restarts": 1,
@@ -182,8 +182,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # Paper 002 sections 4.1-4.2: likelihoods of the MNIST DCGAN of chapter A1 (same cache entry) under a Gaussian
     # observation model, and AIS convergence with BDMC bounds on simulated data (Fig. 9).
     "c2_gan_density": {
-        p: {**SHARED["mnist_dcgan"][p], **SHARED["gan_likelihoods"][p], **settings,
-            "threads": None if p == "paper" else 1}
+        p: {**SHARED["mnist_dcgan"][p], **SHARED["gan_likelihoods"][p], **settings,}
         for p, settings in (
             ("smoke", {"bdmc_images": 2, "bdmc_steps": [2, 5], "grid": 6}),
             ("cpu", {"bdmc_images": 4, "bdmc_steps": [10, 30, 100], "grid": 12}),
@@ -193,7 +192,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # (C2's "generated" group), tested on fresh samples, training and out-of-distribution images.
     "c3_typicality": {
         p: {**SHARED["mnist_dcgan"][p], **SHARED["gan_likelihoods"][p], **settings,
-            "level": 0.95, "threads": None if p == "paper" else 1}
+            "level": 0.95}
         for p, settings in (
             ("smoke", {"fresh_generated": 4, "ns": [2, 4], "trials": 20, "bootstraps": 200}),
             ("cpu", {"fresh_generated": 24, "ns": [10, 25, 50, 75], "trials": 100, "bootstraps": 2000}),
@@ -203,11 +202,10 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # layer), a whole generator without reductions likewise, and the Monte Carlo check of a 2-D generator with
     # reductions (Eq. 8) from ``mc_samples`` samples on a histogram of ``bins`` x ``bins`` cells.
     "d1_tracked_layers": {
-        "smoke": {"checks": 2, "mc_samples": 50_000, "bins": 40, "conv_sizes": [(2, 4), (4, 4)], "threads": 1},
-        "cpu": {"checks": 6, "mc_samples": 2_000_000, "bins": 100, "conv_sizes": [(2, 8), (4, 8), (8, 8), (16, 8)],
-                "threads": 1},
+        "smoke": {"checks": 2, "mc_samples": 50_000, "bins": 40, "conv_sizes": [(2, 4), (4, 4)]},
+        "cpu": {"checks": 6, "mc_samples": 2_000_000, "bins": 100, "conv_sizes": [(2, 8), (4, 8), (8, 8), (16, 8)]},
         "paper": {"checks": 32, "mc_samples": 20_000_000, "bins": 200,
-                  "conv_sizes": [(2, 8), (4, 8), (8, 8), (16, 8), (16, 16)], "threads": None},
+                  "conv_sizes": [(2, 8), (4, 8), (8, 8), (16, 8), (16, 16)]},
     },
     # Paper 003 section 3.1 and appendices C.2, D, E.1: LED on the VEEGAN ring and grid. The paper's generator has
     # 256 features and 8 blocks and does not state its iterations, batch, K, k or sigmas; the cpu profile trains a
@@ -219,7 +217,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             "entropy_weight": 0.5, "replace_prob": 0.5, "features": features, "blocks": blocks, "copy_sigma": 0.1,
             "reduce_sigma": 1.0, "critic_hidden": hidden, "train_points": 20000, "capacity": capacity,
             "alpha_counts": counts, "alpha_repeats": repeats, "snapshots": snapshots, "grid": grid,
-            "quadrature": 5 * grid, "threads": None if p == "paper" else 1}
+            "quadrature": 5 * grid}
         for p, runs, samples, steps, batch, features, blocks, hidden, capacity, counts, repeats, snapshots, grid in (
             ("smoke", 2, 500, 30, 64, 8, 1, 32, [(8, 1), (16, 1)], [1, 16, 256], 5, [10, 30], 60),
             ("cpu", 5, 2500, 1000, 128, 32, 2, 128, [(8, 1), (32, 1), (32, 2), (64, 4)],
@@ -238,8 +236,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             "noise_sigma": 1.0, "reduce_sigma": 0.5, "critic_width": width, "perpendicular": True,
             "steps": steps, "batch_size": batch, "normalizer_samples": ks, "entropy_weight": 0.01,
             "replace_prob": 0.1, "lr": 1e-3, "dequantize": 2 / 256, "alpha_samples": n_alpha,
-            "test_images": n_test, "ood_images": n_ood, "ascent_steps": ascent, "grid": grid,
-            "threads": None if p == "paper" else 1}
+            "test_images": n_test, "ood_images": n_ood, "ascent_steps": ascent, "grid": grid,}
         for p, data, size, latent, shuffles, width, steps, batch, ks, n_alpha, n_test, n_ood, ascent, grid in (
             ("smoke", "mnist5k", 16, 16, 2, 8, 5, 16, [1, 8], 256, 64, 32, 5, 16),
             ("cpu", "mnist5k", 16, 32, 2, 16, 600, 64, [1, 64], 4096, 1000, 200, 100, 64),
@@ -248,11 +245,13 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 # Parameters every chapter accepts besides its own settings. The published book runs on the CPU;
-# the paper profile takes a GPU when there is one.
+# the paper profile takes a GPU when there is one. Threads: one torch thread at smoke and cpu for every
+# chapter (see gandensity.book.chapter: models are the same bits whichever chapter trains them), torch's
+# default (None) at paper.
 COMMON: dict[str, dict[str, Any]] = {
-    "smoke": {"seed": 0, "device": "cpu", "data_root": None},
-    "cpu": {"seed": 0, "device": "cpu", "data_root": None},
-    "paper": {"seed": 0, "device": "auto", "data_root": None},
+    "smoke": {"seed": 0, "device": "cpu", "data_root": None, "threads": 1},
+    "cpu": {"seed": 0, "device": "cpu", "data_root": None, "threads": 1},
+    "paper": {"seed": 0, "device": "auto", "data_root": None, "threads": None},
 }
 
 
@@ -286,7 +285,8 @@ class ChapterConfig(Mapping[str, Any]):
     def __str__(self) -> str:
         width = max(map(len, self._values))
         lines = [f"{self.chapter} at profile {self.profile!r}:"]
-        lines += [f"  {k:<{width}} = {v!r}" for k, v in self._values.items()]
+        for k, v in self._values.items():  # wrapped to the book's 88-character lines
+            lines += textwrap.wrap(f"  {k:<{width}} = {v!r}", 88, subsequent_indent=" " * (width + 5))
         return "\n".join(lines)
 
 

@@ -5,7 +5,7 @@ constant is estimated by importance sampling with the generator as the proposal 
 
     alpha_theta = E_{y ~ P_G}[N_theta(y) / P_G(y)] ~ (1/K) sum_j N_theta(y_j) / P_G(y_j),
 
-with P_G(y_j) tracked through the generator's layers (:mod:`gandensity.tracked`). The critic maximizes the
+with P_G(y_j) tracked through the generator's layers (:mod:`gandensity.numerics.tracked`). The critic maximizes the
 normalized log-likelihood of the data (Eq. 3; K = 1 is Eq. 4, the WGAN critic plus a constant); the generator
 maximizes k H(P_G) + E log N_theta(G(z)) (Eq. 5 with the entropy weight k of appendix B.4). During training a
 share of the proposal samples is replaced by N(0, I) draws (appendix B.3), so that the proposal has mass
@@ -27,8 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import cache, mixtures, tracked
-from .training import progress_enabled
+from gandensity.workflows import cache
+from gandensity.numerics import mixtures, tracked
+from gandensity.workflows.training import progress_enabled
 
 __all__ = ["Critic", "mlp_critic", "dcgan_critic", "perpendicular_energy", "log_normalizer", "critic_loss",
            "generator_loss", "normal_replacement", "LEDConfig", "FittedLED", "train_led", "build", "fit_led",
@@ -288,7 +289,7 @@ def fit_led(data: Tensor, *, kind: str, generator: dict[str, Any], critic: dict[
     """Train (or load from the cache) an LED pair of ``kind`` on ``data`` (N, *shape).
 
     The cache key holds the settings, ``data_fingerprint`` and the code of this module and
-    :mod:`gandensity.tracked`, so any change retrains.
+    :mod:`gandensity.numerics.tracked`, so any change retrains.
     """
     device = torch.device(device)
     parts = {"kind": kind, "generator": generator, "critic": critic, "config": asdict(config),
@@ -402,7 +403,7 @@ def normalizer_estimates(critic: Critic, generator: tracked.TrackedGenerator, sa
 
 def bits_per_pixel(log_density: Tensor, dims: int) -> Tensor:
     """Continuous bits per pixel -log p(x) / (D ln 2) of a density in the data's own units (paper section 3.2);
-    see :func:`gandensity.ais.bits_per_dim` for the discrete 8-bit convention. Same shape as ``log_density``."""
+    see :func:`gandensity.numerics.ais.bits_per_dim` for the discrete 8-bit convention. Same shape as ``log_density``."""
     return -log_density.double() / (dims * math.log(2))
 
 

@@ -2,7 +2,7 @@
 RMSProp, lr 1e-4, decay 0.9, uniform prior on [-1, 1]^n).
 
 ``train_dcgan`` is deterministic on the CPU for a given seed and thread count, and stores its result
-in the content-addressed cache (:mod:`gandensity.cache`) under a key made of the architecture, the
+in the content-addressed cache (:mod:`gandensity.workflows.cache`) under a key made of the architecture, the
 training configuration, the data's fingerprint and this module's source, so that chapters share
 trained models while each chapter can still run alone.
 """
@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import cache, models
-from .data import ImageData, fingerprint, load
-from .models import DCGANConfig, Discriminator, Generator, init_dcgan_weights
-from .priors import Prior, StandardNormal, UniformBox
+from gandensity.workflows import cache, models
+from gandensity.workflows.data import ImageData, fingerprint, load
+from gandensity.workflows.models import DCGANConfig, Discriminator, Generator, init_dcgan_weights
+from gandensity.numerics.priors import Prior, StandardNormal, UniformBox
 
 __all__ = ["TrainConfig", "TrainedGAN", "train_dcgan", "dcgan_for", "recalibrate_batchnorm", "progress_enabled"]
 
@@ -113,7 +113,7 @@ def recalibrate_batchnorm(generator: Generator, num_samples: int, *, batch_size:
 
 def _train(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device: torch.device, progress: bool,
            make_q: Callable[[DCGANConfig], nn.Module] | None = None, info_weight: float = 0.0) -> dict:
-    """The GAN loop. With ``make_q`` (paper 000's InfoGAN-style objective, :mod:`gandensity.regressors`), a Q network
+    """The GAN loop. With ``make_q`` (paper 000's InfoGAN-style objective, :mod:`gandensity.workflows.regressors`), a Q network
     on the discriminator's features is trained in the generator's step, which then minimises the GAN loss plus
     ``info_weight`` * mean_i (Q_i - z_i)^2; its state and per-epoch ``q_error`` are returned too."""
     start = time.perf_counter()
@@ -198,7 +198,7 @@ def train_dcgan(data: ImageData, model: DCGANConfig, config: TrainConfig, *,
         model: architecture.
         config: optimisation settings, including the seed.
         device: where to train and where the returned networks live.
-        use_cache: look up and store the result in :func:`gandensity.cache.cache_dir`.
+        use_cache: look up and store the result in :func:`gandensity.workflows.cache.cache_dir`.
         progress: a per-epoch progress bar; default :func:`progress_enabled`.
         verbose: print a one-line summary when done.
 
@@ -235,7 +235,7 @@ def dcgan_for(config: Mapping[str, Any], *, device: str | torch.device = "cpu",
               verbose: bool = True) -> tuple[TrainedGAN, ImageData]:
     """Load a chapter's training data and train (or fetch) its DCGAN.
 
-    ``config`` is a chapter configuration (:func:`gandensity.profiles.chapter_config`) holding
+    ``config`` is a chapter configuration (:func:`gandensity.book.profiles.chapter_config`) holding
     ``data``, ``channels``, ``width``, ``epochs``, ``batch_size``, ``seed``, ``data_root`` and optionally
     ``latent_dim`` (default 100), ``image_size`` (32), ``optimizer`` ("adam"), ``gan_lr`` (2e-4) and ``prior``
     ("normal"); chapters with equal values share one cache entry.

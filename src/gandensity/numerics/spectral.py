@@ -86,7 +86,7 @@ def metric_matvec(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Te
 def exact_metric(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
                  chunk_size: int = 8) -> torch.Tensor:
     """Dense M = J^T J, (B, n, n) float64, from the forward-mode Jacobian: the reference for the estimator."""
-    from .density import generator_jacobian
+    from gandensity.numerics.density import generator_jacobian
     J = generator_jacobian(generator, z, chunk_size=chunk_size).double()
     return J.transpose(1, 2) @ J
 

@@ -12,7 +12,7 @@ of each row's squared error, so each row's gradient is its own, and Adam is elem
 
 The reconstruction error is reported as the mean squared error per value, |G(z) - x|^2 / D: averaged over
 training images it is the maximum-likelihood estimate of the observation-noise variance sigma2 of
-:func:`gandensity.ais.ais_log_likelihood` (paper 002, section 4.1 and appendix B.3).
+:func:`gandensity.numerics.ais.ais_log_likelihood` (paper 002, section 4.1 and appendix B.3).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Callable, NamedTuple
 
 import torch
 
-from .ais import _check_generator, _check_images, _check_output_shape, _check_positive_int, _latent_dim, _latent_dtype
-from .priors import Prior, StandardNormal
+from gandensity.numerics.ais import _check_generator, _check_images, _check_output_shape, _check_positive_int, _latent_dim, _latent_dtype
+from gandensity.numerics.priors import Prior, StandardNormal
 
 __all__ = ["Inversion", "invert", "nearest_samples"]
 

@@ -7,7 +7,7 @@ import torch
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 
-from .data import ImageData
+from gandensity.workflows.data import ImageData
 
 __all__ = ["PixelDigitClassifier", "top_k_share", "spearman", "ink", "auroc", "ks_statistic", "roughness",
            "background_fraction", "label_counts", "nearest_distance",

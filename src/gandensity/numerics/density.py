@@ -21,7 +21,7 @@ from typing import Callable, Literal
 import torch
 from torch import nn
 
-from .priors import Prior, StandardNormal
+from gandensity.numerics.priors import Prior, StandardNormal
 
 __all__ = [
     "RankDeficientJacobianError",
@@ -235,8 +235,3 @@ def generator_log_density(generator: Generator, z: torch.Tensor, *, prior: Prior
         warnings.warn(msg, RuntimeWarning, stacklevel=2)
     return prior.log_prob(z.to(torch.float64)) - half_logdet
 
-
-# The stochastic estimator (paper 001) lives in its own module; it is re-exported here because
-# ``gandensity.density`` is where callers look for every density computation.
-from .spectral import metric_matvec, stochastic_logdet  # noqa: E402
-from .ais import ais_log_likelihood  # noqa: E402

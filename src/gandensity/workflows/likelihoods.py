@@ -2,7 +2,7 @@
 
 Chapters C2 and C3 need the same expensive numbers: the observation-noise variance sigma2 fitted by inverting
 training images (:func:`noise_variance`), and AIS log-likelihoods of groups of images (:func:`log_likelihoods`).
-Both are stored in the content-addressed cache (:mod:`gandensity.cache`) under a key made of the generator's
+Both are stored in the content-addressed cache (:mod:`gandensity.workflows.cache`) under a key made of the generator's
 weights, the images' bytes, the settings and the code, so that a chapter reuses what another computed while each
 chapter can still compute everything alone.
 
@@ -20,9 +20,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from . import ais, cache, inversion
-from .cache import generator_fingerprint, tensor_fingerprint
-from .data import ImageData, load
+from gandensity.numerics import ais, inversion
+from gandensity.workflows import cache
+from gandensity.workflows.cache import generator_fingerprint, tensor_fingerprint
+from gandensity.workflows.data import ImageData, load
 
 __all__ = ["NoiseFit", "generator_fingerprint", "tensor_fingerprint", "noise_variance", "log_likelihoods",
            "image_groups", "psnr", "OOD_GROUPS"]
@@ -52,7 +53,7 @@ def _code() -> str:
 def noise_variance(generator: nn.Module, images: torch.Tensor, *, steps: int, restarts: int, candidates: int,
                    seed: int = 0, use_cache: bool = True) -> NoiseFit:
     """Observation-noise variance of paper 002 (section 4.1, appendix B.3): invert ``images`` (training images)
-    with :func:`gandensity.inversion.invert` and average their mean squared reconstruction errors per value.
+    with :func:`gandensity.numerics.inversion.invert` and average their mean squared reconstruction errors per value.
 
     For x = G(z*) + e with e ~ N(0, sigma2 I), the maximum-likelihood sigma2 given the projections is the mean of
     the squared residuals over all values and images. Cached.
@@ -71,7 +72,7 @@ def noise_variance(generator: nn.Module, images: torch.Tensor, *, steps: int, re
 
 def log_likelihoods(generator: nn.Module, images: torch.Tensor, *, sigma2: float, steps: int, chains: int,
                     leapfrog: int, seed: int = 0, use_cache: bool = True) -> tuple[torch.Tensor, bool]:
-    """AIS estimates of log p(x) (nats, float64, (B,)) by :func:`gandensity.ais.ais_log_likelihood`, cached.
+    """AIS estimates of log p(x) (nats, float64, (B,)) by :func:`gandensity.numerics.ais.ais_log_likelihood`, cached.
 
     Returns ``(log_likelihood, hit)``, ``hit`` True when they came from the cache. The key holds the generator's
     weights, the images' bytes, sigma2 (exactly), the AIS settings, the seed and the code of the AIS module.
@@ -103,7 +104,7 @@ def image_groups(config: Mapping[str, Any], generator: nn.Module, *, sigma2: flo
     ``config`` is a chapter configuration holding ``data``, ``channels``, ``data_root``, ``seed``, optionally
     ``size`` (default 32) and ``group_sizes`` (a mapping from group name to count; ``sizes`` overrides it). Known names: ``"test"`` and
     ``"train"`` (the GAN's data), ``"generated"`` (samples of the noisy model, x = G(z) + N(0, sigma2 I), by
-    :func:`gandensity.ais.simulate`), and the keys of :data:`OOD_GROUPS`. The draws are seeded, so equal
+    :func:`gandensity.numerics.ais.simulate`), and the keys of :data:`OOD_GROUPS`. The draws are seeded, so equal
     configurations give equal images (and share cache entries).
     """
     sizes = dict(config["group_sizes"] if sizes is None else sizes)

@@ -1,6 +1,6 @@
 """Density regressors of paper 000 (sections 4 and 7): images in, log-densities out.
 
-The exact density of :mod:`gandensity.density` exists only for generated images whose latent code is known.
+The exact density of :mod:`gandensity.numerics.density` exists only for generated images whose latent code is known.
 Paper 000 extends it to any image with a *regressor*, trained on triplets sampled from the GAN:
 
 1. train a GAN (:func:`gan_for`; the InfoGAN variant with a Q network for latent densities, :func:`infogan_for`);
@@ -17,7 +17,7 @@ The regressor has the DCGAN discriminator's architecture without a sigmoid, and 
 (lr 1e-4, betas (0.5, 0.999)) on an L2 loss (smooth L1 selectable). Targets are standardised by the training
 labels' mean and standard deviation, which the model stores and undoes, so it predicts nats.
 
-Every trained model goes through the content-addressed cache (:mod:`gandensity.cache`), keyed by the
+Every trained model goes through the content-addressed cache (:mod:`gandensity.workflows.cache`), keyed by the
 configuration, the data's fingerprint (or the generator's weights) and the source code that produced it (the
 modules it uses and the functions of this module that train it), so that chapters share them and each chapter
 still runs alone.
@@ -35,12 +35,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import cache, density, models, training
-from .cache import generator_fingerprint
-from .data import ImageData, fingerprint, load
-from .models import DCGANConfig, Discriminator, Generator, init_dcgan_weights
-from .priors import StandardNormal
-from .training import TrainConfig, TrainedGAN, progress_enabled
+from gandensity.workflows import cache, models, training
+from gandensity.numerics import density
+from gandensity.workflows.cache import generator_fingerprint
+from gandensity.workflows.data import ImageData, fingerprint, load
+from gandensity.workflows.models import DCGANConfig, Discriminator, Generator, init_dcgan_weights
+from gandensity.numerics.priors import StandardNormal
+from gandensity.workflows.training import TrainConfig, TrainedGAN, progress_enabled
 
 __all__ = [
     "GAN_KEYS", "gan_config", "load_split", "without_label", "gan_for",
@@ -119,7 +120,7 @@ def gan_for(config: Mapping[str, Any], *, exclude: int | None = None, device: st
             verbose: bool = True) -> tuple[TrainedGAN, ImageData]:
     """Train (or fetch from the cache) the DCGAN of a GAN configuration (:func:`gan_config`).
 
-    With ``exclude=None`` and an MNIST-5k configuration this is exactly :func:`gandensity.training.dcgan_for`
+    With ``exclude=None`` and an MNIST-5k configuration this is exactly :func:`gandensity.workflows.training.dcgan_for`
     (same data, same cache entry as chapter A1). ``exclude`` drops one class from the training data.
 
     Returns:
@@ -177,7 +178,7 @@ class InfoGAN(NamedTuple):
 
 def _train_infogan(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, info_weight: float,
                    device: torch.device, progress: bool) -> dict:
-    """The DCGAN loop of :mod:`gandensity.training` with a Q network: the generator step minimises
+    """The DCGAN loop of :mod:`gandensity.workflows.training` with a Q network: the generator step minimises
     GAN loss + info_weight * mean_i (Q_i - z_i)^2, and Q is updated in that step (paper 000, section 4)."""
     return training._train(images, model, config, device, progress, make_q=QNetwork, info_weight=info_weight)
 
@@ -364,7 +365,7 @@ class TrainedRegressor(NamedTuple):
 
     @property
     def spearman(self) -> float:
-        from .evaluation import spearman
+        from gandensity.workflows.evaluation import spearman
         return spearman(self.heldout_predictions, self.heldout_labels)
 
     def summary(self) -> str:

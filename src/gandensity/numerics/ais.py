@@ -42,7 +42,7 @@ from typing import Callable, Literal, NamedTuple, Sequence
 import torch
 from torch import nn
 
-from .priors import Prior, StandardNormal
+from gandensity.numerics.priors import Prior, StandardNormal
 
 __all__ = ["HMCState", "HMCInfo", "AISResult", "AISBounds", "sigmoid_schedule", "linear_schedule", "hmc_step",
            "ais_log_likelihood", "bdmc_upper_bound", "ais_bounds", "simulate", "gaussian_log_likelihood",
@@ -309,7 +309,7 @@ def _anneal(generator: Generator, x: torch.Tensor, z0: torch.Tensor, betas: torc
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Validation shared with :mod:`gandensity.inversion`
+# Validation shared with :mod:`gandensity.numerics.inversion`
 
 
 def _check_generator(generator: Generator) -> None:

@@ -9,7 +9,7 @@ density Q in two ways:
   + 1/2 log det(J^T J), J = df/dx (:func:`pullback_log_density`).
 
 In both, the log-determinant and its gradient come from the stochastic estimator of
-:func:`gandensity.spectral.stochastic_logdet` (Chebyshev, Hutchinson probes, power method); the exact 2x2
+:func:`gandensity.numerics.spectral.stochastic_logdet` (Chebyshev, Hutchinson probes, power method); the exact 2x2
 log-determinant is computed alongside, only to monitor the estimate (as the paper does).
 
 The targets are the four test energies U1..U4 of Rezende & Mohamed (2015) (:func:`energy`) and two sampleable
@@ -29,8 +29,9 @@ from typing import Callable, Literal, NamedTuple, Protocol
 import torch
 from torch import nn
 
-from . import cache, spectral, validation
-from .spectral import LogdetEstimate, metric_matvec, stochastic_logdet
+from gandensity.workflows import cache
+from gandensity.numerics import spectral, validation
+from gandensity.numerics.spectral import LogdetEstimate, metric_matvec, stochastic_logdet
 
 __all__ = ["ENERGIES", "LOG_Z_BOX", "energy", "log_partition", "Density", "Crescent", "RingMixture", "DENSITIES",
            "density", "BottleneckResNet", "jacobian_and_output", "exact_logdet_metric", "EstimatorSettings",
@@ -312,7 +313,7 @@ def metric_terms(f: Callable[[Tensor], Tensor], inputs: Tensor, settings: Estima
 
     ``matvec`` chooses how Algorithm 1 multiplies by M = J^T J:
 
-    - ``"implicit"``: :func:`gandensity.spectral.metric_matvec`, one jvp and one vjp of f per product, never
+    - ``"implicit"``: :func:`gandensity.numerics.spectral.metric_matvec`, one jvp and one vjp of f per product, never
       forming J (the paper's route; its cost does not grow with n^2);
     - ``"dense"``: M is formed from the 2x2 forward-mode Jacobian (computed anyway for monitoring) and multiplied
       directly. Same estimator, same probes, same polynomial, same gradients up to rounding; on the CPU it is
@@ -446,7 +447,7 @@ def _train(config: FitConfig, objective: Callable[[BottleneckResNet, int, torch.
 def _fit(kind: str, target: str, config: FitConfig,
          objective: Callable[[BottleneckResNet, int, torch.Generator], tuple[Tensor, ...]], *,
          use_cache: bool, progress: bool | None, verbose: bool) -> FitResult:
-    from .training import progress_enabled
+    from gandensity.workflows.training import progress_enabled
 
     parts = {"kind": kind, "target": target, "config": asdict(config),
              "code": cache.code_version(spectral, sys.modules[__name__]), "threads": torch.get_num_threads()}

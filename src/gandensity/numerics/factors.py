@@ -20,7 +20,7 @@ from typing import Callable
 
 import torch
 
-from .spectral import exact_metric
+from gandensity.numerics.spectral import exact_metric
 
 __all__ = ["metric_eigen", "random_unit_directions", "perturb", "relative_changes", "effective_dimension"]
 
