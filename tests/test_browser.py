@@ -226,3 +226,37 @@ def test_pages_load_nothing_from_the_network(page: str, request: pytest.FixtureR
     assert "<html" in dom.lower()
     remote = external_resources(dom)
     assert not remote, f"the {page} page loads resources from the network: {remote}"
+
+
+CHAPTER_PAGES = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
+SCROLL_PROBE = """<script>
+window.addEventListener("load", function () {
+  var wide = [];
+  document.querySelectorAll("div.cell pre, div.output pre").forEach(function (pre) {
+    if (pre.scrollWidth > pre.clientWidth + 1) { wide.push(pre.textContent.split("\\n")[0].slice(0, 60)); }
+  });
+  document.body.setAttribute("data-wide-blocks", String(wide.length));
+  document.body.setAttribute("data-wide-first", wide.length ? wide[0] : "");
+});
+</script>"""
+
+
+@pytest.mark.parametrize("chapter", CHAPTER_PAGES)
+def test_no_code_cell_scrolls_sideways(chapter: str, chromium: str, built: None):
+    page = HTML / "book" / f"{chapter}.html"
+    if not page.is_file():
+        unavailable(f"{page.relative_to(ROOT)} is not built: run `make html`")
+    # A copy of the page beside it (so relative links still resolve) with a probe that measures every code
+    # and output block after layout at the browser's window width.
+    probe = page.with_name(f".scroll-probe-{chapter}.html")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", SCROLL_PROBE + "</body>"),
+                     encoding="utf-8")
+    try:
+        dom = run_chromium(chromium, probe, "--dump-dom", window="1280,1600")
+    finally:
+        probe.unlink(missing_ok=True)
+    body = parse(dom).find("body")
+    assert body and "data-wide-blocks" in body[0], "the probe did not run"
+    assert body[0]["data-wide-blocks"] == "0", (
+        f"{chapter}: {body[0]['data-wide-blocks']} code/output block(s) scroll sideways, the first starting "
+        f"{body[0]['data-wide-first']!r}: keep code and printed lines within 88 characters")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import struct
-import time
 from pathlib import Path
 
 import jupytext
@@ -19,7 +18,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
-SMOKE_BUDGET_S = 30  # DEVELOPERS.md: a chapter's smoke profile runs in at most 30 s
 
 
 def write_fake_mnist(root: Path, n_train: int = 128, n_test: int = 20) -> None:
@@ -48,14 +46,14 @@ def text_of(nb: dict) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_smoke_profile_runs_within_budget(chapter, tmp_path, monkeypatch):
+def test_smoke_profile_runs(chapter, tmp_path, monkeypatch):
+    # No wall-clock assertion here (a busy machine would fail it): the chapter's own runtime line is read by
+    # `make bench`, and the cpu budgets are checked on the published chapters (tests/test_book_fresh.py).
     monkeypatch.setenv("GANDENSITY_CACHE_DIR", str(tmp_path / "cache"))  # nothing cached: the worst case
     monkeypatch.setenv("GANDENSITY_PROGRESS", "0")
-    start = time.perf_counter()
     nb = execute(chapter, tmp_path, profile="smoke")
-    seconds = time.perf_counter() - start
-    assert "profile: smoke" in text_of(nb)
-    assert seconds <= SMOKE_BUDGET_S, f"{chapter} at smoke took {seconds:.0f} s > {SMOKE_BUDGET_S} s"
+    text = text_of(nb)
+    assert "at profile smoke" in text and "profile smoke: chapter ran in" in text
 
 
 @pytest.mark.slow
@@ -66,7 +64,7 @@ def test_a1_paper_profile_reads_torchvision_mnist_as_32x32x3(tmp_path, monkeypat
     nb = execute("a1_exact_density", tmp_path, profile="paper", data_root=str(tmp_path / "data"), device="cpu",
                  epochs=1, width=8, num_samples=16, check_samples=2)
     text = text_of(nb)
-    assert "profile: paper" in text and "channel='3'" not in text
+    assert "at profile paper" in text and "channel='3'" not in text
     assert "3 channel(s)" in text and "m=3072" in text
     assert "closed-form checks: 9; all within 1e-8 nats: True" in text
 
@@ -99,7 +97,7 @@ def test_d3_paper_profile_trains_led_on_torchvision_mnist_at_32x32(tmp_path, mon
     nb = execute("d3_images", tmp_path, profile="paper", data_root=str(tmp_path / "data"), device="cpu",
                  steps=2, alpha_samples=64, ascent_steps=2)
     text = text_of(nb)
-    assert "profile: paper" in text and "(1, 32, 32)" in text
+    assert "at profile paper" in text and "(1, 32, 32)" in text
     assert "K = 256: trained" in text
     assert "critic bits/dim finite for all 20 test digits: True" in text
 
@@ -116,3 +114,25 @@ def test_d3_celeba_without_data_says_how_to_get_it(tmp_path, monkeypatch):
         execute("d3_images", tmp_path, profile="paper", data_root=str(tmp_path / "empty"), device="cpu",
                 data="celeba", channels=3, image_size=64, shuffles=4)
 
+
+
+# Chapters cheap enough to re-derive at the cpu profile under a second seed (new samples, new networks):
+# their claims' verdicts must not depend on the seed the book was published with.
+SECOND_SEED_CHAPTERS = ["d1_tracked_layers"]
+
+
+def verdict_lines(nb: dict) -> list[str]:
+    for cell in nb["cells"]:
+        if "run.verdicts()" in "".join(cell["source"]):
+            return "".join("".join(o.get("text", "")) for o in cell.get("outputs", [])).splitlines()
+    raise AssertionError("no cell prints run.verdicts()")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", SECOND_SEED_CHAPTERS)
+def test_claims_hold_under_a_second_seed(chapter, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANDENSITY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GANDENSITY_PROGRESS", "0")
+    published = json.loads((ROOT / "book" / f"{chapter}.ipynb").read_text())
+    rerun = execute(chapter, tmp_path, profile="cpu", seed=1)
+    assert verdict_lines(rerun) == verdict_lines(published)
