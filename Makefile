@@ -1,7 +1,7 @@
 # gandensity: build the book and test everything. Each target sets up .venv on first use.
 #   make book                                   execute every chapter (PROFILE=cpu) and build _build/html
 #   make test                                   unit tests, nbval of the published chapters, strict book build, browser test
-#   make chapter NB=a1_exact_density PROFILE=smoke   rerun one chapter into book/
+#   make chapter NB=a1_exact_density PROFILE=smoke [PARAMS="-p epochs 3"]   rerun one chapter into book/
 #   make html                                   build the HTML from the notebooks already in book/
 #   make bench                                  run the benchmarks
 SHELL := /bin/bash
@@ -31,12 +31,14 @@ book: venv
 
 # Execute into a temporary file and move it into place only on success: a failed run never
 # replaces the published chapter (its partial output stays in book/.<name>.tmp.ipynb to inspect).
+# PARAMS are notebook parameters, checked against the chapter's parameters cell before it runs:
+#   make chapter NB=a1_exact_density PROFILE=smoke PARAMS="-p epochs 3 -r data_root /data"
+# A successful run also regenerates the scorecard (book/scorecard.md, book/scorecard.json).
+PARAMS ?=
 chapter: venv
-	@test -n "$(NB)" || { echo "usage: make chapter NB=<name in notebooks/> [PROFILE=smoke|cpu|paper]"; exit 2; }
-	@test -f notebooks/$(NB).py || { echo "no notebooks/$(NB).py; chapters: $(notdir $(NOTEBOOKS))"; exit 2; }
-	jupytext --to ipynb -o - notebooks/$(NB).py \
-	  | papermill - book/.$(NB).tmp.ipynb -k python3 -p profile $(PROFILE) --cwd book --no-progress-bar
-	mv book/.$(NB).tmp.ipynb book/$(NB).ipynb
+	@test -n "$(NB)" || { echo "usage: make chapter NB=<name in notebooks/> [PROFILE=smoke|cpu|paper] [PARAMS=\"-p KEY VALUE ...\"]"; exit 2; }
+	python -m gandensity.book.runner $(NB) --profile $(PROFILE) $(PARAMS)
+	python -m gandensity.book.scorecard
 
 html: venv
 	jupyter-book build . --builder html

@@ -1,0 +1,104 @@
+"""The chapter runner: unknown parameters refused before running, the published chapter replaced only on success."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from gandensity.book import runner
+
+CHAPTER = '''# %% tags=["parameters"]
+profile = "cpu"  # smoke | cpu | paper
+epochs = None  # training epochs
+data_root = None  # a path
+fail = False  # raise, to test a failed run
+
+# %%
+print(f"profile={profile!r} epochs={epochs!r} data_root={data_root!r}")
+
+# %%
+if fail:
+    raise RuntimeError("the chapter failed on purpose")
+'''
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "book").mkdir()
+    (tmp_path / "notebooks" / "z1_test.py").write_text(CHAPTER)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _printed(path: Path) -> str:
+    nb = json.loads(path.read_text())
+    return "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+                   for o in c.get("outputs", []))
+
+
+@pytest.mark.parametrize("text", ["True", "False", "None", "3", "-2", "1.5", "1e-3", "2024", "abc", "cpu", "'x'", ""])
+def test_values_are_read_as_papermill_reads_them(text):
+    from papermill.cli import _resolve_type
+    value = runner.parse_value(text)
+    assert value == _resolve_type(text) and type(value) is type(_resolve_type(text))
+
+
+def test_check_parameters_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['epoch'\] for chapter a1.*profile, epochs"):
+        runner.check_parameters(["epoch"], ["profile", "epochs"], "a1")
+    runner.check_parameters(["epochs"], ["profile", "epochs"], "a1")
+
+
+def test_unknown_parameter_exits_2_before_running(tree, capsys):
+    published = tree / "book" / "z1_test.ipynb"
+    published.write_text("{}")
+    assert runner.main(["z1_test", "--profile", "smoke", "-p", "epoch", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown parameter(s) ['epoch'] for chapter z1_test" in err
+    assert "profile, epochs, data_root, fail" in err
+    assert published.read_text() == "{}" and not (tree / "book" / ".z1_test.tmp.ipynb").exists()
+
+
+def test_unknown_chapter_and_profile_exit_2(tree, capsys):
+    assert runner.main(["z9_nothing"]) == 2
+    err = capsys.readouterr().err
+    assert "no chapter 'z9_nothing'" in err and "chapters: z1_test" in err
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main(["z1_test", "--profile", "fast"])
+    assert exit_info.value.code == 2
+    assert "unknown profile 'fast'; valid profiles: smoke, cpu, paper" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        runner.main(["z1_test", "--profile", "smoke", "-p", "profile", "cpu"])
+    assert "given twice" in capsys.readouterr().err
+
+
+def test_success_replaces_the_published_chapter(tree, capsys):
+    published = tree / "book" / "z1_test.ipynb"
+    published.write_text("{}")
+    status = runner.main(["notebooks/z1_test.py", "--profile", "smoke", "-p", "epochs", "3",
+                          "-r", "data_root", "2024"])
+    assert status == 0, capsys.readouterr().err
+    assert "profile='smoke' epochs=3 data_root='2024'" in _printed(published)
+    assert not (tree / "book" / ".z1_test.tmp.ipynb").exists()
+
+
+def test_failed_run_keeps_the_published_chapter(tree, capsys):
+    published = tree / "book" / "z1_test.ipynb"
+    published.write_text("{}")
+    assert runner.main(["z1_test", "-p", "fail", "True"]) == 1
+    err = capsys.readouterr().err
+    assert "chapter z1_test failed" in err and "is unchanged" in err and ".z1_test.tmp.ipynb" in err
+    assert published.read_text() == "{}"  # untouched
+    partial = tree / "book" / ".z1_test.tmp.ipynb"
+    assert "the chapter failed on purpose" in partial.read_text()  # kept to inspect
+
+
+def test_module_runs_from_the_command_line(tree):
+    import subprocess
+    out = subprocess.run([sys.executable, "-m", "gandensity.book.runner", "z1_test", "-p", "epoch", "1"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "unknown parameter(s) ['epoch']" in out.stderr
