@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -413,3 +414,68 @@ def test_raise_critic_score_climbs():
     assert gain > 0.1, f"mean log N gain {gain} after 30 ascent steps"
     assert not torch.equal(z, s.z)
     assert all(p.requires_grad for p in g.parameters())
+
+
+# ---------------------------------------------------------------------------------------------- chapter helpers
+
+
+def test_dequantize_stays_in_the_bin():
+    images = torch.linspace(-1, 1, 257)[:256].view(4, 1, 8, 8)
+    out = led.dequantize(images, 2 / 256, generator=torch.Generator().manual_seed(0))
+    assert out.shape == images.shape and not torch.equal(out, images)
+    assert ((out - images).abs() <= 1 / 256 + 1e-7).all()
+    again = led.dequantize(images, 2 / 256, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+
+
+def test_critic_bits_per_dim_closed_form():
+    class Flat(nn.Module):  # log N = c for every image: the uniform density on [-1, 1]^D when c = log alpha
+        def forward(self, x):
+            return torch.full((x.shape[0], 1), 3.0)
+
+    critic = Critic([Flat()])
+    x = torch.zeros(5, 1, 4, 4)
+    torch.testing.assert_close(led.critic_bits_per_dim(critic, x, 3.0 + 16 * math.log(2.0), chunk=2),
+                               torch.full((5,), 8.0, dtype=torch.float64), rtol=0, atol=1e-12)
+
+
+def test_score_images_and_interpolate():
+    torch.manual_seed(0)
+    images = torch.rand(32, 1, 8, 8) * 2 - 1
+    settings = {"latent_dim": 4, "shuffles": 2, "noise_sigma": 1.0, "reduce_sigma": 0.5, "critic_width": 4,
+                "perpendicular": True, "steps": 2, "batch_size": 8, "normalizer_samples": 4,
+                "entropy_weight": 0.01, "replace_prob": 0.1, "lr": 1e-3, "dequantize": 2 / 256}
+    fit = led.fit_images(images, "fake", settings, seed=0)
+    scores = led.score_images(fit, images[:10], alpha_samples=16, samples=6, seed=1)
+    assert scores.test.shape == (10,) and scores.sample_generator.shape == (6,)
+    assert scores.sample_critic.shape == (6,) and math.isfinite(scores.log_alpha)
+    again = led.score_images(fit, images[:10], alpha_samples=16, samples=6, seed=1)
+    assert again.log_alpha == scores.log_alpha
+    s = fit.generator.sample(4, generator=torch.Generator().manual_seed(2))
+    path = led.interpolate(fit.generator, s.z[:2], s.z[2:], [n[:2] for n in s.noises], 5)
+    assert path.shape == (10, 1, 8, 8)
+    first = fit.generator(s.z[:2], [n[:2] for n in s.noises])[0]
+    torch.testing.assert_close(path[::5], first)
+
+
+def test_rank_correlation():
+    x = np.arange(20.0)
+    assert led.rank_correlation(np.stack([x, x ** 3], 1)) == pytest.approx(1.0)
+    assert led.rank_correlation(np.stack([x, -np.exp(x)], 1)) == pytest.approx(-1.0)
+
+
+def test_critic_density_check_and_normalizer_study():
+    target = mixtures.mixture("ring")
+    settings = {"features": 4, "blocks": 1, "copy_sigma": 0.1, "reduce_sigma": 1.0, "critic_hidden": 8,
+                "train_points": 200, "steps": 4, "batch_size": 16, "normalizer_samples": 8, "entropy_weight": 0.5,
+                "replace_prob": 0.5, "snapshots": [2, 4]}
+    fit = led.fit_mixture(target, settings, seed=0)
+    bounds = (-1.5, 1.5, -1.5, 1.5)
+    check = led.critic_density_check(fit, target, bounds, quadrature=100, held_out=50, importance_samples=64)
+    assert check.critic.shape == check.true.shape == (50,)
+    assert check.uniform == pytest.approx(-math.log(9.0))
+    # the quadrature normalizer makes N / alpha integrate to one on the box
+    _, _, log_n = mixtures.log_density_grid(fit.critic, bounds, 100)
+    assert mixtures.grid_log_integral(log_n - check.log_alpha_quadrature, bounds) == pytest.approx(0.0, abs=1e-9)
+    study = led.normalizer_study(fit, bounds, sample_counts=[1, 4], repeats=3, quadrature=50)
+    assert sorted(study) == [2, 4] and study[4].estimates[4].shape == (3,)

@@ -483,3 +483,84 @@ def test_mode_coverage_edge_cases():
     for bad in (torch.zeros(5, 3), torch.zeros(5), torch.zeros(2, 5, 2)):
         with pytest.raises(ValueError, match=r"\(N, 2\)"):
             mixtures.mode_coverage(bad, ring)
+
+
+# ---------------------------------------------------------------------------------------------- Eq. 8 gap bound
+
+
+def test_reduction_residuals_layout():
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float64).view(2, 1, 4, 4)
+    r = NeighbourDownsample2d(0.5).residuals(x)
+    assert r.shape == (2, 12)
+    # pixel (0, 1), (1, 0), (1, 1) of the first quad minus pixel (0, 0): +1, +4, +5
+    torch.testing.assert_close(r[0, :3], torch.tensor([1.0, 4.0, 5.0]), rtol=0, atol=0)
+    v = torch.tensor([[1.0, 2.0, 5.0, 7.0]])
+    torch.testing.assert_close(HalveReduce(0.3).residuals(v), torch.tensor([[4.0, 5.0]]), rtol=0, atol=0)
+
+
+def test_reduction_gap_bound_closed_form_and_zero_when_the_assumption_holds():
+    # t1 ~ N(0, 1), t2 = t1 + m + sqrt(v) eps: the gap of Eq. 8 with sigma is exactly d KL(N(m, v) || N(0, sigma^2))
+    torch.manual_seed(3)
+    n, d, sigma, m, v = 200_000, 3, 0.5, 0.2, 0.09
+    t1 = torch.randn(n, d)
+    t = torch.cat([t1, t1 + m + v ** 0.5 * torch.randn(n, d)], 1)
+    want = d * 0.5 * (v / sigma ** 2 + m ** 2 / sigma ** 2 - 1 - math.log(v / sigma ** 2))
+    got = tracked.reduction_gap_bound(HalveReduce(sigma).residuals(t), sigma).item()
+    assert got == pytest.approx(want, rel=0.02), (got, want)
+    # ... and the exact mean gap, tracked minus true log-density, equals it here (Gaussian residuals)
+    joint_cov = torch.cat([torch.cat([torch.eye(d), torch.eye(d)], 1),
+                           torch.cat([torch.eye(d), (1 + v) * torch.eye(d)], 1)])
+    joint = MultivariateNormal(torch.full((2 * d,), 0.0), joint_cov)
+    shift = torch.cat([torch.zeros(d), torch.full((d,), m)])
+    _, tracked_ld = HalveReduce(sigma)(t, joint.log_prob(t - shift))
+    gap = (tracked_ld - standard_normal_log_prob(t1)).mean().item()
+    assert gap == pytest.approx(want, abs=0.02), (gap, want)
+    # the assumption holds: the bound is ~0
+    exact = torch.cat([t1, t1 + sigma * torch.randn(n, d)], 1)
+    assert abs(tracked.reduction_gap_bound(HalveReduce(sigma).residuals(exact), sigma).item()) < 1e-3
+    with pytest.raises(ValueError, match="residuals"):
+        tracked.reduction_gap_bound(torch.randn(5), sigma)
+
+
+def test_reduction_gap_bound_is_below_a_non_gaussian_gap():
+    # residuals uniform on [-a, a] (not Gaussian): the exact gap is KL(U || N(0, sigma^2)) per coordinate, larger
+    # than the moment-matched bound
+    torch.manual_seed(4)
+    n, sigma, a = 400_000, 0.5, 0.3
+    r = (2 * torch.rand(n, 1) - 1) * a
+    exact = -math.log(2 * a) + 0.5 * math.log(2 * math.pi * sigma ** 2) + (a ** 2 / 3) / (2 * sigma ** 2)
+    bound = tracked.reduction_gap_bound(r, sigma).item()
+    assert 0 < bound < exact, (bound, exact)
+
+
+def test_final_reduction_residuals_of_generators():
+    torch.manual_seed(5)
+    g = tracked.image_generator(8, channels=1, image_size=8, shuffles=2, reduce_sigma=0.5).eval()
+    r, sigma = tracked.final_reduction_residuals(g, 6, rng=torch.Generator().manual_seed(0))
+    assert r.shape == (6, 3 * 8 * 8) and sigma == 0.5
+    with pytest.raises(TypeError, match="not an Eq. 8 reduction"):
+        tracked.final_reduction_residuals(TrackedGenerator(2, [Linear(2)]), 3)
+
+
+def test_batchnorm_training_batch_map_has_two_zero_singular_values():
+    # training mode: outputs of one feature always have mean beta and fixed variance, so the batch map is singular
+    torch.manual_seed(6)
+    batch = 16
+    bn = BatchNorm(1, eps=0.0).train()
+    x = torch.randn(batch, 1)
+    jac = jacobian(lambda v: bn(v, torch.zeros(batch))[0].flatten(), x).reshape(batch, batch)
+    s = torch.linalg.svdvals(jac)
+    assert int((s < 1e-10 * s.max()).sum()) == 2
+    torch.testing.assert_close(s[:-2], torch.full((batch - 2,), 1 / x.std(unbiased=False).item()),
+                               rtol=1e-10, atol=0)
+
+
+def test_uniform_log_density_and_mode_difference():
+    assert mixtures.uniform_log_density((-1.0, 1.0, 0.0, 4.0)) == pytest.approx(-math.log(8.0))
+    with pytest.raises(ValueError, match="bounds"):
+        mixtures.uniform_log_density((1.0, 1.0, 0.0, 1.0))
+    ring = mixtures.mixture("ring")
+    a = ring.means.repeat(10, 1)  # all 8 modes
+    b = ring.means[:1].repeat(80, 1)  # one mode
+    pairs = torch.stack([a, b], 1).numpy()
+    assert mixtures.mode_difference(ring)(pairs) == 7.0

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["GaussianMixture2d", "ring8", "grid25", "mixture", "ModeCoverage", "mode_coverage", "log_density_grid",
-           "grid_log_integral"]
+           "grid_log_integral", "uniform_log_density", "mode_difference"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +103,23 @@ def grid_log_integral(values: Tensor, bounds: tuple[float, float, float, float])
     x0, x1, y0, y1 = bounds
     n_y, n_x = values.shape
     return float(torch.logsumexp(values.flatten(), 0)) + math.log((x1 - x0) * (y1 - y0) / (n_x * n_y))
+
+
+def uniform_log_density(bounds: tuple[float, float, float, float]) -> float:
+    """log-density of the uniform distribution on the box ``bounds`` = (x0, x1, y0, y1): -log(area)."""
+    x0, x1, y0, y1 = bounds
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"bounds must be (x0, x1, y0, y1) with x0 < x1 and y0 < y1, got {bounds}")
+    return -math.log((x1 - x0) * (y1 - y0))
+
+
+def mode_difference(target: GaussianMixture2d) -> Callable[[object], float]:
+    """A statistic for :func:`gandensity.book.claims.bootstrap`: given paired samples of two generators as an
+    array (N, 2, 2) (item i holds sample i of generator a and of generator b), the number of modes a captures
+    minus the number b captures (:func:`mode_coverage`)."""
+
+    def statistic(pairs: object) -> float:
+        x = torch.as_tensor(pairs, dtype=torch.float64)
+        return float(mode_coverage(x[:, 0], target).modes - mode_coverage(x[:, 1], target).modes)
+
+    return statistic

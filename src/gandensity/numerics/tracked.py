@@ -24,7 +24,8 @@ from torch import Tensor, nn
 
 __all__ = ["TrackedLayer", "Linear", "SmoothReLU", "CircularConv2d", "BatchNorm", "NoisePad", "CopyInflate",
            "NeighbourUpsample2d", "PixelShuffle", "HalveReduce", "NeighbourDownsample2d", "TrackedGenerator",
-           "TrackedSample", "standard_normal_log_prob", "circular_conv_logdet", "mlp_generator", "image_generator"]
+           "TrackedSample", "standard_normal_log_prob", "circular_conv_logdet", "mlp_generator", "image_generator",
+           "reduction_gap_bound", "final_reduction_residuals"]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -296,6 +297,11 @@ class HalveReduce(TrackedLayer):
         x1, x2 = x.chunk(2, 1)
         return x1, log_density - _gaussian_log_prob((x2 - x1) / self.sigma, self.sigma)
 
+    def residuals(self, x: Tensor) -> Tensor:
+        """(B, d) dropped minus kept coordinates, ``x2 - x1``: what Eq. 8 assumes to be N(0, sigma^2 I)."""
+        x1, x2 = x.chunk(2, 1)
+        return x2 - x1
+
 
 class NeighbourDownsample2d(TrackedLayer):
     """(B, C, 2H, 2W) -> (B, C, H, W) keeping pixel (2i, 2j) and marginalizing its three neighbours with Eq. 8,
@@ -316,6 +322,12 @@ class NeighbourDownsample2d(TrackedLayer):
         quads = x.view(b, c, h2 // 2, 2, w2 // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(b, c, h2 // 2, w2 // 2, 4)
         kept, dropped = quads[..., :1], quads[..., 1:]
         return kept[..., 0], log_density - _gaussian_log_prob((dropped - kept) / self.sigma, self.sigma)
+
+    def residuals(self, x: Tensor) -> Tensor:
+        """(B, 3 C H W) each dropped pixel minus its kept neighbour: what Eq. 8 assumes to be N(0, sigma^2)."""
+        b, c, h2, w2 = x.shape
+        quads = x.view(b, c, h2 // 2, 2, w2 // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(b, c, h2 // 2, w2 // 2, 4)
+        return (quads[..., 1:] - quads[..., :1]).flatten(1)
 
 
 def _draw(eps: Tensor | None, x: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -397,6 +409,41 @@ class TrackedGenerator(nn.Module):
         parts = inputs.split(sizes, 1)
         noises = [p.reshape(p.shape[0], *s) for p, s in zip(parts[1:], self.noise_shapes)]
         return self(parts[0], noises)[0].flatten(1)
+
+
+def reduction_gap_bound(residuals: Tensor, sigma: float) -> Tensor:
+    """A lower bound (nats, float64 scalar) on the mean overestimate of log P by one Eq. 8 reduction.
+
+    Eq. 8 replaces P(t2 | t1) by N(t2; t1, sigma^2 I), so the tracked log-density exceeds the true one by
+    E_{t1} KL(P(t2 | t1) || N(t1, sigma^2 I)) on average. With r = t2 - t1 this is at least KL(P(r) || N(0,
+    sigma^2 I)) (marginalizing over t1 cannot raise a KL), which is at least the sum over coordinates of
+    KL(P(r_i) || N(0, sigma^2)) (the reference is a product), each at least the KL of the Gaussian with r_i's
+    mean m_i and variance v_i (a Gaussian has the largest entropy for given moments):
+
+        bound = sum_i (v_i / sigma^2 + m_i^2 / sigma^2 - 1 - log(v_i / sigma^2)) / 2 >= 0.
+
+    ``residuals``: (N, d) samples of r (e.g. :meth:`HalveReduce.residuals`); moments are estimated from them.
+    """
+    if residuals.ndim != 2 or residuals.shape[0] < 2:
+        raise ValueError(f"residuals must be (N >= 2, d), got {tuple(residuals.shape)}")
+    r = residuals.double()
+    m, v = r.mean(0), r.var(0).clamp_min(1e-300)
+    ratio = v / sigma ** 2
+    return 0.5 * (ratio + m.pow(2) / sigma ** 2 - 1 - ratio.log()).sum()
+
+
+@torch.no_grad()
+def final_reduction_residuals(generator: "TrackedGenerator", n: int, *,
+                              rng: torch.Generator | None = None) -> tuple[Tensor, float]:
+    """(n, d) residuals of the generator's last layer, an Eq. 8 reduction, at n fresh samples, and its sigma.
+
+    Runs every layer but the last on n latents and noises drawn from ``rng``, then asks the reduction for its
+    dropped-minus-kept residuals (feed them to :func:`reduction_gap_bound`)."""
+    last = generator.layers[-1]
+    if not isinstance(last, (HalveReduce, NeighbourDownsample2d)):
+        raise TypeError(f"the generator's last layer is {type(last).__name__}, not an Eq. 8 reduction")
+    before = TrackedGenerator(generator.latent_dim, list(generator.layers)[:-1])
+    return last.residuals(before.sample(n, generator=rng).x), last.sigma
 
 
 def mlp_generator(data_dim: int = 2, *, features: int = 256, blocks: int = 8, copy_sigma: float = 0.1,

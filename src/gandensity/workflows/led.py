@@ -23,18 +23,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gandensity.workflows import cache
-from gandensity.numerics import mixtures, tracked
+from gandensity.numerics import ais, mixtures, tracked
 from gandensity.workflows.training import progress_enabled
 
 __all__ = ["Critic", "mlp_critic", "dcgan_critic", "perpendicular_energy", "log_normalizer", "critic_loss",
            "generator_loss", "normal_replacement", "LEDConfig", "FittedLED", "train_led", "build", "fit_led",
            "fit_mixture", "mixture_generator", "fit_images", "snapshot_models", "fit_generator_to_density", "estimate_log_normalizer",
-           "normalizer_estimates", "bits_per_pixel", "raise_critic_score"]
+           "normalizer_estimates", "bits_per_pixel", "raise_critic_score", "dequantize", "critic_bits_per_dim",
+           "ImageScores", "score_images", "interpolate", "rank_correlation", "CriticCheck", "critic_density_check",
+           "NormalizerSnapshot", "normalizer_study"]
 
 
 def perpendicular_energy(x: Tensor, layer: nn.Linear | nn.Conv2d, t: Tensor | None = None) -> Tensor:
@@ -404,7 +407,7 @@ def normalizer_estimates(critic: Critic, generator: tracked.TrackedGenerator, sa
 def bits_per_pixel(log_density: Tensor, dims: int) -> Tensor:
     """Continuous bits per pixel -log p(x) / (D ln 2) of a density in the data's own units (paper section 3.2);
     see :func:`gandensity.numerics.ais.bits_per_dim` for the discrete 8-bit convention. Same shape as ``log_density``."""
-    return -log_density.double() / (dims * math.log(2))
+    return ais.bits_per_dim(log_density, dims, scale=1.0, levels=1)
 
 
 def raise_critic_score(generator: tracked.TrackedGenerator, critic: Critic, z: Tensor, noises: list[Tensor], *,
@@ -432,3 +435,115 @@ def raise_critic_score(generator: tracked.TrackedGenerator, critic: Critic, z: T
         for p, flag in zip(params, flags):
             p.requires_grad_(flag)
     return z.detach(), torch.stack(trace)
+
+
+def dequantize(images: Tensor, level: float, *, generator: torch.Generator | None = None) -> Tensor:
+    """Spread each value of 8-bit ``images`` uniformly over its quantization bin of width ``level``
+    (2/256 in [-1, 1]): images + level (U - 1/2), U ~ U(0, 1) drawn from ``generator``. Same shape."""
+    noise = torch.rand(images.shape, generator=generator, dtype=images.dtype)
+    return images + level * (noise.to(images.device) - 0.5)
+
+
+@torch.no_grad()
+def critic_bits_per_dim(critic: Critic, images: Tensor, log_alpha: float, *, chunk: int = 500) -> Tensor:
+    """Bits per dimension (8-bit convention, images in [-1, 1]) of (N, C, H, W) images under the critic's
+    density N_theta / alpha: bits_per_dim(log N_theta(x) - log_alpha); (N,) float64 on the CPU."""
+    dims = math.prod(images.shape[1:])
+    return torch.cat([ais.bits_per_dim((critic(x) - log_alpha).cpu(), dims, scale=2.0)
+                      for x in images.split(chunk)])
+
+
+class ImageScores(NamedTuple):
+    """Table 2 for one model. log_alpha: log alpha-hat from generator samples. test: (N,) critic bits/dim of the
+    test images. sample: generated samples (TrackedSample). sample_generator / sample_critic: (n,) bits/dim of
+    the samples under the generator's tracked density and under the critic. All bits/dim in the 8-bit convention."""
+
+    log_alpha: float
+    test: Tensor
+    sample: tracked.TrackedSample
+    sample_generator: Tensor
+    sample_critic: Tensor
+
+
+@torch.no_grad()
+def score_images(fit: FittedLED, test_images: Tensor, *, alpha_samples: int, samples: int = 500,
+                 seed: int = 0) -> ImageScores:
+    """Table 2 of paper 003 for one trained model: the normalizer from ``alpha_samples`` generator samples, the
+    critic's bits/dim of ``test_images`` (dequantized, in [-1, 1]) and of ``samples`` generated images under both
+    densities. Randomness from one generator seeded with ``seed`` (on the model's device)."""
+    device = next(fit.generator.parameters()).device
+    rng = torch.Generator(device=device).manual_seed(seed)
+    log_alpha = estimate_log_normalizer(fit.critic, fit.generator, alpha_samples, chunk=512,
+                                        generator_rng=rng).item()
+    test = critic_bits_per_dim(fit.critic, test_images.to(device), log_alpha)
+    sample = fit.generator.sample(samples, generator=rng)
+    dims = math.prod(sample.x.shape[1:])
+    return ImageScores(log_alpha, test, sample, ais.bits_per_dim(sample.log_density.cpu(), dims, scale=2.0),
+                       critic_bits_per_dim(fit.critic, sample.x, log_alpha))
+
+
+@torch.no_grad()
+def interpolate(generator: tracked.TrackedGenerator, start: Tensor, end: Tensor, noises: list[Tensor],
+                steps: int) -> Tensor:
+    """Images along straight latent paths (appendix E.3): row i goes from ``start[i]`` to ``end[i]`` (R, d) in
+    ``steps`` points, with row i's noises (each (R, ...)) held fixed; (R * steps, C, H, W), row-major."""
+    t = torch.linspace(0, 1, steps, device=start.device)
+    z = ((1 - t)[None, :, None] * start[:, None] + t[None, :, None] * end[:, None]).reshape(-1, start.shape[1])
+    return generator(z, [n.repeat_interleave(steps, 0) for n in noises])[0]
+
+
+def rank_correlation(pairs: Any) -> float:
+    """Spearman's rank correlation of the two columns of ``pairs`` (N, 2) (ties broken by order): a statistic
+    for :func:`gandensity.book.claims.bootstrap`."""
+    a = np.asarray(pairs, dtype=float)
+    ranks = a.argsort(0).argsort(0).astype(float)
+    return float(np.corrcoef(ranks[:, 0], ranks[:, 1])[0, 1])
+
+
+class CriticCheck(NamedTuple):
+    """The critic of a 2-D LED against the truth. log_alpha_quadrature: log of the integral of N_theta on a grid.
+    log_alpha_importance: log alpha-hat from generator samples (Eq. 2). critic / true: (M,) log-densities of
+    held-out data under N_theta / alpha (quadrature) and under the mixture. uniform: the log-density of a uniform
+    density on the box."""
+
+    log_alpha_quadrature: float
+    log_alpha_importance: float
+    critic: Tensor
+    true: Tensor
+    uniform: float
+
+
+@torch.no_grad()
+def critic_density_check(fit: FittedLED, target: mixtures.GaussianMixture2d,
+                         bounds: tuple[float, float, float, float], *, quadrature: int, held_out: int = 5000,
+                         importance_samples: int = 4096, seed: int = 0) -> CriticCheck:
+    """Normalize a 2-D critic by quadrature on ``quadrature`` x ``quadrature`` cells of ``bounds``, score
+    ``held_out`` fresh data points with it, and estimate its normalizer with the generator as LED does."""
+    _, _, log_n = mixtures.log_density_grid(fit.critic, bounds, quadrature)
+    log_alpha = mixtures.grid_log_integral(log_n, bounds)
+    x = target.sample(held_out, torch.Generator().manual_seed(seed))
+    log_alpha_is = estimate_log_normalizer(fit.critic, fit.generator, importance_samples,
+                                           generator_rng=torch.Generator().manual_seed(seed + 1)).item()
+    return CriticCheck(log_alpha, log_alpha_is, (fit.critic(x) - log_alpha).cpu(), target.log_prob(x).cpu(),
+                       mixtures.uniform_log_density(bounds))
+
+
+class NormalizerSnapshot(NamedTuple):
+    """Paper Fig. 7 at one snapshot: estimates {n: (repeats,) log alpha-hat from n samples} and the quadrature
+    value log_alpha_quadrature of the same critic."""
+
+    estimates: dict[int, Tensor]
+    log_alpha_quadrature: float
+
+
+def normalizer_study(fit: FittedLED, bounds: tuple[float, float, float, float], *, sample_counts: Sequence[int],
+                     repeats: int, quadrature: int, seed: int = 0) -> dict[int, NormalizerSnapshot]:
+    """{step: NormalizerSnapshot} for every snapshot of a 2-D ``fit`` (appendix D, Fig. 7, with the quadrature
+    value of each snapshot's critic as the truth)."""
+    out = {}
+    for step in sorted(fit.snapshots):
+        generator, critic = snapshot_models(fit, step)
+        estimates = normalizer_estimates(critic, generator, sample_counts, repeats, seed=seed)
+        _, _, log_n = mixtures.log_density_grid(critic, bounds, quadrature)
+        out[step] = NormalizerSnapshot(estimates, mixtures.grid_log_integral(log_n, bounds))
+    return out
