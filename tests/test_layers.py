@@ -84,7 +84,7 @@ def test_numerics_reach_no_private_name_of_another_module():
     offenders = []
     for path in (PACKAGE / "numerics").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and not node.module.endswith("._checks"):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.rsplit(".", 1)[-1] != "_checks":
                 offenders += [f"{path.name}: {node.module}.{a.name}" for a in node.names
                               if a.name.startswith("_")]
     assert not offenders, f"private helpers imported across modules (share them in numerics/_checks.py): {offenders}"

@@ -16,24 +16,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
-from torch import nn
 
+from gandensity.numerics._checks import Generator, check_generator
 from gandensity.numerics.priors import Prior, StandardNormal
 
-__all__ = [
-    "RankDeficientJacobianError",
-    "generator_jacobian",
-    "half_logdet_metric",
-    "generator_log_density",
-    "stochastic_logdet",
-    "metric_matvec",
-    "ais_log_likelihood",
-]
+__all__ = ["RankDeficientJacobianError", "generator_jacobian", "half_logdet_metric", "generator_log_density"]
 
-Generator = Callable[[torch.Tensor], torch.Tensor]
 JacobianMethod = Literal["forward", "finite_difference"]
 LogdetMethod = Literal["qr", "cholesky", "svd"]
 JACOBIAN_METHODS = ("forward", "finite_difference")
@@ -57,14 +48,6 @@ def _check_latents(z: torch.Tensor) -> None:
         raise ValueError(f"z contains NaN or inf in rows {bad[:10]}; densities are undefined there")
 
 
-def _check_generator(generator: Generator) -> None:
-    # Batch norm in training mode couples the samples of a batch: G would not be a function of z alone.
-    if isinstance(generator, nn.Module) and generator.training:
-        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in generator.modules()):
-            raise ValueError("the generator is in training mode and has batch-norm layers, so its output for one z "
-                             "depends on the rest of the batch; call generator.eval() first")
-
-
 def _check_output_shape(generator: Generator, z: torch.Tensor) -> None:
     with torch.no_grad():
         x = generator(z[:1])
@@ -79,7 +62,7 @@ def _check_output_shape(generator: Generator, z: torch.Tensor) -> None:
 
 def _check_call(generator: Generator, z: torch.Tensor, method: str, chunk_size: int) -> None:
     _check_latents(z)
-    _check_generator(generator)
+    check_generator(generator)
     if method not in JACOBIAN_METHODS:
         raise ValueError(f"unknown Jacobian method {method!r}; choose one of {JACOBIAN_METHODS}")
     if chunk_size < 1:

@@ -18,16 +18,15 @@ training images it is the maximum-likelihood estimate of the observation-noise v
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import torch
 
-from gandensity.numerics.ais import _check_generator, _check_images, _check_output_shape, _check_positive_int, _latent_dim, _latent_dtype
+from gandensity.numerics._checks import (Generator, check_generator, check_images, check_output_shape,
+                                         check_positive_int, infer_latent_dim, latent_dtype, seeded_rng)
 from gandensity.numerics.priors import Prior, StandardNormal
 
 __all__ = ["Inversion", "invert", "nearest_samples"]
-
-Generator = Callable[[torch.Tensor], torch.Tensor]
 
 
 class Inversion(NamedTuple):
@@ -86,8 +85,9 @@ def invert(generator: Generator, x: torch.Tensor, *, steps: int = 500, restarts:
     """Project images onto G: the latent minimizing |G(z) - x|^2, by Adam from the nearest of K samples.
 
     Args:
-        generator: maps (N, n) latents to (N, ...) images (an ``nn.Module`` with batch norm must be in eval
-            mode); it is called on batches of R * B rows, restart-major (row r * B + b is restart r of image b).
+        generator: maps (N, n) latents to (N, ...) images (an ``nn.Module`` with batch norm or dropout must be
+            in eval mode); it is called on batches of R * B rows, restart-major (row r * B + b is restart r of
+            image b).
         x: (B, ...) images with the generator's per-image output shape and scale.
         steps: Adam iterations per restart (the paper uses 500-750); the learning rate decays from ``lr`` to 0
             on a cosine, lr_t = lr (1 + cos(pi t / steps)) / 2.
@@ -104,16 +104,16 @@ def invert(generator: Generator, x: torch.Tensor, *, steps: int = 500, restarts:
         :class:`Inversion`: best latents, reconstructions, errors (mean squared error per value), per-restart
         errors. The best iterate of each row is kept (not just the last). No autograd graph is returned.
     """
-    _check_generator(generator)
-    _check_images(x)
-    _check_positive_int(steps=steps, restarts=restarts, candidates=candidates, chunk_size=chunk_size)
+    check_generator(generator)
+    check_images(x)
+    check_positive_int(steps=steps, restarts=restarts, candidates=candidates, chunk_size=chunk_size)
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
-    n = _latent_dim(generator, latent_dim)
-    dtype = _latent_dtype(generator, x)
-    _check_output_shape(generator, x, n, dtype)
+    n = infer_latent_dim(generator, latent_dim)
+    dtype = latent_dtype(generator, x)
+    check_output_shape(generator, x, n, dtype)
     prior = prior if prior is not None else StandardNormal()
-    rng = None if seed is None else torch.Generator(device=x.device).manual_seed(seed)
+    rng = seeded_rng(seed, x.device)
     B, R = x.shape[0], restarts
     xs = x.reshape(B, -1).to(dtype)
     D = xs.shape[1]

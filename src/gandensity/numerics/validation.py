@@ -7,8 +7,12 @@ Each reference reaches the answer by a different route than the Jacobian + QR of
 - a graph z -> (z, a sin(w.z)) has J^T J = I + g g^T, det = 1 + |g|^2 (matrix determinant lemma);
 - any network: a dense reverse-mode Jacobian, one sample at a time, and ``slogdet`` of J^T J.
 
-For the stochastic log-determinant of paper 001: SPD matrices with a prescribed spectrum, their dense matvec,
-the exact log det(J^T J) of a generator, and the cost of both routes as the latent dimension grows.
+For the stochastic log-determinant of paper 001: SPD matrices with a prescribed spectrum (multiply them with
+:func:`gandensity.numerics.operators.dense_matvec`), the exact log det(J^T J) of a generator, and the cost of
+both routes as the latent dimension grows.
+
+For annealed importance sampling (paper 002): the likelihood N(x; G(z), sigma2 I) of one latent, and the exact
+log p(x) of a linear generator with Gaussian noise, a Gaussian whose covariance is formed densely.
 """
 
 from __future__ import annotations
@@ -19,14 +23,15 @@ from typing import Any, Callable, NamedTuple
 
 import torch
 
+from gandensity.numerics._checks import check_sigma2
 from gandensity.numerics.density import LOGDET_METHODS, generator_jacobian, generator_log_density, half_logdet_metric
 from gandensity.numerics.priors import Prior, StandardNormal
 
-__all__ = ["Check", "checks_table", "degenerate_gaussian_log_density", "sphere_patch", "sphere_patch_half_logdet", "graph_map",
-           "graph_map_half_logdet", "dense_jacobian_log_density", "closed_form_checks", "dense_jacobian_checks",
-           "spd_with_spectrum", "DenseMatvec", "dense_matvec", "metric_logdet", "RouteCost", "logdet_route_costs",
+__all__ = ["Check", "checks_table", "degenerate_gaussian_log_density", "sphere_patch", "sphere_patch_half_logdet",
+           "graph_map", "graph_map_half_logdet", "dense_jacobian_log_density", "closed_form_checks",
+           "dense_jacobian_checks", "spd_with_spectrum", "metric_logdet", "RouteCost", "logdet_route_costs",
            "tracked_layer_reference", "tracked_generator_reference", "dense_conv_logdet", "histogram_log_density",
-           "DensityGap", "tracked_density_gap"]
+           "DensityGap", "tracked_density_gap", "gaussian_log_likelihood", "linear_gaussian_log_likelihood"]
 
 
 class Check(NamedTuple):
@@ -154,26 +159,6 @@ def spd_with_spectrum(eigenvalues: torch.Tensor, seed: int = 0) -> torch.Tensor:
     return q @ torch.diag_embed(lam) @ q.transpose(-1, -2)
 
 
-class DenseMatvec:
-    """The matvec of B dense matrices (B, n, n): (B, n) -> (B, n), usable by ``stochastic_logdet``.
-
-    It carries ``batch_size``, ``dim``, ``dtype`` and ``device``, which ``stochastic_logdet`` reads.
-    """
-
-    def __init__(self, matrices: torch.Tensor) -> None:
-        self.matrices = matrices
-        self.batch_size, self.dim = matrices.shape[0], matrices.shape[-1]
-        self.dtype, self.device = matrices.dtype, matrices.device
-
-    def __call__(self, v: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("bij,bj->bi", self.matrices, v)
-
-
-def dense_matvec(matrices: torch.Tensor) -> DenseMatvec:
-    """The matvec of B dense matrices (B, n, n); see :class:`DenseMatvec`."""
-    return DenseMatvec(matrices)
-
-
 def metric_logdet(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
                   chunk_size: int = 8) -> torch.Tensor:
     """Exact log det(J^T J), (B,) float64, by the forward-mode Jacobian and QR (the route of chapter A1)."""
@@ -253,7 +238,7 @@ def tracked_layer_reference(layer: Any, x: torch.Tensor, log_density: torch.Tens
             return layer(v[:n_x].view_as(xi), torch.zeros(1, dtype=torch.float64), e)[0].flatten()
 
         jac = torch.autograd.functional.jacobian(f, inputs).double()
-        noise = 0.0 if eps is None else -0.5 * (eps[i].double().pow(2).sum() + eps[i].numel() * math.log(2 * math.pi))
+        noise = 0.0 if eps is None else StandardNormal().log_prob(eps[i].double().flatten())
         out.append(log_density[i] + noise - torch.linalg.slogdet(jac)[1])
     return torch.stack(out)
 
@@ -268,7 +253,7 @@ def tracked_generator_reference(generator: Any, z: torch.Tensor, noises: list[to
         if jac.shape[0] != jac.shape[1]:
             raise ValueError(f"the generator maps {jac.shape[1]} inputs to {jac.shape[0]} outputs: not a bijection "
                              "(remove its reduction layers for this reference)")
-        log_inputs = -0.5 * (v.double().pow(2).sum() + v.numel() * math.log(2 * math.pi))
+        log_inputs = StandardNormal().log_prob(v.double())
         out.append(log_inputs - torch.linalg.slogdet(jac)[1])
     return torch.stack(out)
 
@@ -337,3 +322,33 @@ def tracked_density_gap(generator: Any, *, mc_samples: int, probes: int, bins: i
     monte_carlo = histogram_log_density(pool, x, bins=bins, bounds=bounds)
     inside = torch.isfinite(monte_carlo) & (x >= lo).all(1) & (x <= hi).all(1)
     return DensityGap(pool, x, tracked, monte_carlo, inside, bounds)
+
+
+# ------------------------------------------------------------------ references for annealed importance sampling
+
+
+def gaussian_log_likelihood(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
+                            x: torch.Tensor, *, sigma2: float) -> torch.Tensor:
+    """log N(x; G(z), sigma2 I) for paired rows of z (B, n) and x (B, ...) -> (B,): the integrand's likelihood."""
+    sigma2 = check_sigma2(sigma2)
+    with torch.no_grad():
+        r = (x - generator(z)).reshape(x.shape[0], -1)
+    return -0.5 * r.pow(2).sum(1) / sigma2 - 0.5 * r.shape[1] * math.log(2 * math.pi * sigma2)
+
+
+def linear_gaussian_log_likelihood(weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, *,
+                                   sigma2: float) -> torch.Tensor:
+    """Exact log p(x) for a linear generator G(z) = W z + b, z ~ N(0, I): x ~ N(b, W W^T + sigma2 I).
+
+    Args:
+        weight: (D, n) W.   bias: (D,) b.   x: (B, D) (or (B, ...) with D values per image).
+    Returns:
+        (B,) float64, by a Cholesky factorization of the D x D covariance: the reference for AIS.
+    """
+    sigma2 = check_sigma2(sigma2)
+    w, b = weight.double(), bias.double().reshape(-1)
+    xs = x.double().reshape(x.shape[0], -1)
+    D = w.shape[0]
+    chol = torch.linalg.cholesky(w @ w.T + sigma2 * torch.eye(D, dtype=torch.float64, device=w.device))
+    white = torch.linalg.solve_triangular(chol, (xs - b).T, upper=False)  # (D, B)
+    return (-0.5 * white.pow(2).sum(0) - chol.diagonal().log().sum() - 0.5 * D * math.log(2 * math.pi))
