@@ -3,12 +3,15 @@ variation."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
-import gandensity as gd
+from gandensity.book.profiles import chapter_config
 from gandensity.workflows import likelihoods
-from gandensity.workflows.evaluation import patch_coefficient_of_variation
+from gandensity.numerics import ais as ais_module
+from gandensity.workflows.evaluation import auroc, patch_coefficient_of_variation
 from gandensity.workflows.models import DCGANConfig, Generator
 
 
@@ -58,7 +61,7 @@ def test_noise_variance_and_likelihoods_are_cached(generator, tmp_path, monkeypa
 
 
 def test_image_groups_have_the_generators_format_and_are_seeded(generator):
-    cfg = gd.chapter_config("c2_gan_density", "smoke")
+    cfg = chapter_config("c2_gan_density", "smoke")
     groups = likelihoods.image_groups(cfg, generator, sigma2=0.05)
     assert list(groups) == list(cfg.group_sizes)
     for name, images in groups.items():
@@ -68,3 +71,87 @@ def test_image_groups_have_the_generators_format_and_are_seeded(generator):
     assert all(torch.equal(groups[n], again[n]) for n in groups)
     with pytest.raises(ValueError, match="unknown group"):
         likelihoods.image_groups(cfg, generator, sigma2=0.05, sizes={"cifar": 2})
+
+
+def test_fit_noise_is_one_cached_fit_shared_by_c2_and_c3(generator, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANDENSITY_CACHE_DIR", str(tmp_path))
+    c2 = chapter_config("c2_gan_density", "smoke")
+    c3 = chapter_config("c3_typicality", "smoke")
+    train = torch.rand(40, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    fit2 = likelihoods.fit_noise(c2, generator, train)
+    fit3 = likelihoods.fit_noise(c3, generator, train)
+    assert not fit2.hit and fit3.hit and fit2.sigma2 == fit3.sigma2
+    assert fit2.errors.shape == (c2.noise_images,)
+    assert fit2.sigma2 > 0 and torch.isfinite(fit2.errors).all()
+    # the same numbers as noise_variance on the seeded subset (the maximum-likelihood sigma2: the mean error)
+    pick = torch.randperm(40, generator=torch.Generator().manual_seed(c2.seed))[:c2.noise_images]
+    direct = likelihoods.noise_variance(generator, train[pick], steps=c2.noise_steps, restarts=c2.noise_restarts,
+                                        candidates=c2.noise_candidates, seed=c2.seed, use_cache=False)
+    assert torch.allclose(direct.errors, fit2.errors) and fit2.sigma2 == pytest.approx(float(direct.errors.mean()))
+    with pytest.raises(ValueError, match="noise_images"):
+        likelihoods.fit_noise(c2, generator, train[:3])
+
+
+def test_psnr_of_errors_and_bits_per_dim():
+    assert likelihoods.psnr_of_errors([0.004, 0.012]) == pytest.approx(likelihoods.psnr(0.008))
+    assert likelihoods.nats_to_bits_per_dim(1024 * math.log(2), 1024) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        likelihoods.psnr(0.0)
+
+
+def test_auroc_matches_closed_forms_and_the_rank_formula():
+    assert likelihoods.auroc([0, 1, 2], [3, 4]) == 1.0
+    assert likelihoods.auroc([3, 4], [0, 1, 2]) == 0.0
+    assert likelihoods.auroc([1, 1], [1, 1, 1]) == 0.5
+    rng = torch.Generator().manual_seed(0)
+    neg, pos = torch.randn(50, generator=rng), torch.randn(40, generator=rng) + 0.5
+    labels = torch.cat([torch.zeros(50, dtype=torch.bool), torch.ones(40, dtype=torch.bool)])
+    assert likelihoods.auroc(neg, pos) == pytest.approx(auroc(torch.cat([neg, pos]), labels))
+    both_neg = torch.stack([neg, -neg], 1)
+    both_pos = torch.stack([pos, -pos], 1)
+    assert likelihoods.auroc_gain(both_neg, both_pos) == pytest.approx(1 - 2 * likelihoods.auroc(neg, pos))
+
+
+def test_bootstrap_interval_covers_the_truth_and_is_seeded():
+    rng = torch.Generator().manual_seed(0)
+    a, b = torch.randn(400, generator=rng) + 1.0, torch.randn(300, generator=rng)
+    value, low, high = likelihoods.bootstrap_interval(likelihoods.mean_difference, a, b, seed=1)
+    assert low < 1.0 < high and low < value < high
+    # the interval's width is about 2 x 1.96 x the standard error sqrt(1/400 + 1/300)
+    assert high - low == pytest.approx(2 * 1.96 * (1 / 400 + 1 / 300) ** 0.5, rel=0.2)
+    assert likelihoods.bootstrap_interval(likelihoods.mean_difference, a, b, seed=1) == (value, low, high)
+    x = torch.arange(30.0)
+    assert likelihoods.bootstrap_interval(likelihoods.spearman_pairs, torch.stack([x, x ** 3], 1))[0] == 1.0
+    assert likelihoods.median_ratio([2.0, 4.0, 6.0], [1.0, 2.0, 3.0]) == 2.0
+    with pytest.raises(ValueError):
+        likelihoods.bootstrap_interval(likelihoods.mean_difference, a, b[:1])
+
+
+def test_bdmc_curve_sandwiches_for_each_step_count(generator):
+    z, x = ais_module.simulate(generator, 2, sigma2=0.1, seed=0)
+    curve = likelihoods.bdmc_curve(generator, z, x, sigma2=0.1, steps=[2, 4], chains=1, leapfrog=2, seed=0)
+    assert list(curve) == [2, 4]
+    for bounds in curve.values():
+        assert bounds.lower.shape == (2,) and torch.allclose(bounds.gap, bounds.upper - bounds.lower)
+
+
+def test_group_log_likelihoods_use_the_chapters_settings_and_the_cache(generator, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANDENSITY_CACHE_DIR", str(tmp_path))
+    cfg = chapter_config("c2_gan_density", "smoke")
+    groups = {"a": torch.zeros(2, 1, 32, 32), "b": torch.full((1, 1, 32, 32), 0.5)}
+    ll, hits = likelihoods.group_log_likelihoods(cfg, generator, groups, sigma2=0.1)
+    assert hits == 0 and list(ll) == ["a", "b"] and ll["a"].shape == (2,)
+    direct, _ = likelihoods.log_likelihoods(generator, groups["a"], sigma2=0.1, steps=cfg.ais_steps,
+                                            chains=cfg.ais_chains, leapfrog=cfg.leapfrog, seed=cfg.seed)
+    assert torch.equal(direct, ll["a"])
+    again, hits = likelihoods.group_log_likelihoods(chapter_config("c3_typicality", "smoke"), generator, groups,
+                                                    sigma2=0.1)
+    assert hits == 2 and torch.equal(again["b"], ll["b"])
+
+
+def test_noise_report_names_the_fit_in_two_short_lines():
+    cfg = chapter_config("c3_typicality", "cpu")
+    fit = likelihoods.NoiseFit(0.0167, torch.tensor([0.0167]), True)
+    lines = likelihoods.noise_report(cfg, fit).split("\n")
+    assert len(lines) == 2 and all(len(line) <= 88 for line in lines)
+    assert lines[0].startswith("sigma2 = 0.0167 (PSNR 17.8 dB)") and str(cfg.noise_images) in lines[0]

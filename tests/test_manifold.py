@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gandensity.workflows.data import ImageData
-from gandensity.workflows.manifold import (class_subset, classify_by_reconstruction, nearest_neighbour_classify,
+from gandensity.workflows.manifold import (class_errors_split, class_subset, classify_by_reconstruction, nearest_neighbour_classify,
                                  reconstruction_errors)
 
 
@@ -53,3 +53,13 @@ def test_one_nearest_neighbour_and_class_subset():
     assert sub.name == "toy-class8" and len(sub.images) == 1
     with pytest.raises(ValueError):
         class_subset(ref, 3)
+
+
+def test_class_errors_split_by_label():
+    errors = torch.tensor([[0.1, 0.5, 0.3], [0.2, 0.05, 0.4]])
+    split = class_errors_split(errors, torch.tensor([0, 2]))
+    assert torch.equal(split.own, torch.tensor([0.1, 0.4]))
+    assert torch.equal(split.best_other, torch.tensor([0.3, 0.05]))
+    assert torch.equal(split.off_class.sort().values, torch.tensor([0.05, 0.2, 0.3, 0.5]))
+    with pytest.raises(ValueError):
+        class_errors_split(errors, torch.tensor([0]))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gandensity.numerics.typicality import entropy_estimate, typical_fraction, typicality_epsilon, typicality_table
+from gandensity.numerics.typicality import (entropy_estimate, percentile_interval, typical_fraction,
+                                           typicality_bootstrap, typicality_epsilon, typicality_table)
 
 
 def gaussian(n: int, mean: float, seed: int) -> torch.Tensor:
@@ -65,3 +66,21 @@ def test_non_finite_log_likelihoods_are_an_error():
         entropy_estimate(torch.tensor([1.0, float("nan")]))
     with pytest.raises(ValueError, match="empty"):
         typical_fraction(torch.tensor([]), 3, entropy=0.0, epsilon=1.0)
+
+
+def test_bootstrap_intervals_cover_the_level_for_model_sets_and_zero_for_shifted_ones():
+    ref = gaussian(60, -100.0, 0)
+    groups = {"model": gaussian(40, -100.0, 1), "shifted": gaussian(40, -98.0, 2)}
+    table = typicality_table(ref, groups, [10, 40], trials=200, bootstraps=500, seed=0)
+    boot = typicality_bootstrap(ref, groups, [10, 40], trials=200, bootstraps=500, resamples=100, seed=0)
+    assert boot["model"][40].shape == (100,)
+    value, low, high = percentile_interval(boot["model"][40], table.fraction["model"][40])
+    assert low <= 0.95 <= high and low < value <= high + 1e-12
+    assert percentile_interval(boot["shifted"][40], table.fraction["shifted"][40])[2] < 0.05
+    # resample r uses one reference for all groups: differences are taken per resample
+    diff = boot["model"][40] - boot["shifted"][40]
+    assert percentile_interval(diff, 0.0)[1] > 0
+    again = typicality_bootstrap(ref, groups, [10, 40], trials=200, bootstraps=500, resamples=100, seed=0)
+    assert torch.equal(again["model"][10], boot["model"][10])
+    with pytest.raises(ValueError):
+        percentile_interval(torch.tensor([0.5]), 0.5)

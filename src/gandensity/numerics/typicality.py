@@ -10,6 +10,10 @@ epsilon by a bootstrap over those samples: the ``level`` quantile (95% in the pa
 |mean of N resampled log-likelihoods + H_hat|, so that sets of N model samples pass the test ``level`` of the time.
 A group of images is then tested ``trials`` times (100 in the paper), each time on N of its log-likelihoods drawn
 with replacement, and the fraction of trials that pass is reported (the entries of paper Table 2).
+
+How much would the fractions change with another draw of the model's samples and of the group's images?
+:func:`typicality_bootstrap` repeats the whole table on bootstrap resamples of the reference and of each group
+(H_hat and epsilon re-estimated each time); :func:`percentile_interval` turns those into an interval.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["entropy_estimate", "typicality_epsilon", "typical_fraction", "TypicalityTable", "typicality_table"]
+__all__ = ["entropy_estimate", "typicality_epsilon", "typical_fraction", "TypicalityTable", "typicality_table",
+           "typicality_bootstrap", "percentile_interval"]
 
 
 def _check_ll(ll: torch.Tensor, name: str) -> torch.Tensor:
@@ -108,3 +113,39 @@ def typicality_table(reference_ll: torch.Tensor, groups: Mapping[str, torch.Tens
                 for g, (name, ll) in enumerate(groups.items())}
     mean_ll = {name: float(_check_ll(ll, name).mean()) for name, ll in groups.items()}
     return TypicalityTable(entropy, epsilon, fraction, mean_ll)
+
+
+def typicality_bootstrap(reference_ll: torch.Tensor, groups: Mapping[str, torch.Tensor], ns: Sequence[int], *,
+                         level: float = 0.95, bootstraps: int = 1000, trials: int = 100, resamples: int = 200,
+                         seed: int = 0) -> dict[str, dict[int, torch.Tensor]]:
+    """The typicality table on ``resamples`` bootstrap resamples of the data: {group: {N: (resamples,) fractions}}.
+
+    Each resample draws the reference log-likelihoods (so H_hat and epsilon_N) and each group's log-likelihoods
+    with replacement, at their own sizes, and recomputes :func:`typicality_table`. Resample r is shared by all
+    groups (the same reference), so differences between groups can be taken resample by resample.
+    """
+    _check_n(resamples, "resamples")
+    ref = _check_ll(reference_ll, "reference_ll")
+    data = {name: _check_ll(ll, name) for name, ll in groups.items()}
+    rng = torch.Generator().manual_seed(seed)
+    out: dict[str, dict[int, list[float]]] = {name: {n: [] for n in ns} for name in data}
+    for r in range(resamples):
+        ref_r = ref[torch.randint(len(ref), (len(ref),), generator=rng)]
+        groups_r = {name: ll[torch.randint(len(ll), (len(ll),), generator=rng)] for name, ll in data.items()}
+        table = typicality_table(ref_r, groups_r, ns, level=level, bootstraps=bootstraps, trials=trials,
+                                 seed=seed + 7919 * (r + 1))
+        for name in data:
+            for n in ns:
+                out[name][n].append(table.fraction[name][n])
+    return {name: {n: torch.tensor(v, dtype=torch.float64) for n, v in per_n.items()} for name, per_n in out.items()}
+
+
+def percentile_interval(samples: torch.Tensor, value: float, *, level: float = 0.95) -> tuple[float, float, float]:
+    """``(value, low, high)`` with the central ``level`` percentile interval of the (R,) bootstrap ``samples``."""
+    s = torch.as_tensor(samples).detach().double().reshape(-1)
+    if s.numel() < 2:
+        raise ValueError("percentile_interval needs at least 2 samples")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    alpha = (1 - level) / 2
+    return float(value), float(torch.quantile(s, alpha)), float(torch.quantile(s, 1 - alpha))

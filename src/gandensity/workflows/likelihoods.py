@@ -14,19 +14,24 @@ images of the GAN's data, samples of the noisy model x = G(z) + N(0, sigma2 I), 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
+from scipy.stats import spearmanr
 from torch import nn
 
-from gandensity.numerics import ais, inversion
+from gandensity.numerics import ais, annealing, hmc, inversion, priors
 from gandensity.workflows import cache
 from gandensity.workflows.cache import generator_fingerprint, tensor_fingerprint
 from gandensity.workflows.data import ImageData, load
 
-__all__ = ["NoiseFit", "generator_fingerprint", "tensor_fingerprint", "noise_variance", "log_likelihoods",
-           "image_groups", "psnr", "OOD_GROUPS"]
+__all__ = ["NoiseFit", "generator_fingerprint", "tensor_fingerprint", "noise_variance", "fit_noise",
+           "log_likelihoods", "group_log_likelihoods", "image_groups", "psnr", "psnr_of_errors", "noise_report",
+           "nats_to_bits_per_dim", "bdmc_curve",
+           "bootstrap_interval", "auroc", "auroc_gain", "mean_difference", "median_ratio", "spearman_pairs",
+           "OOD_GROUPS"]
 
 # Out-of-distribution groups: display name -> embedded data set (converted to the GAN's channels and size).
 OOD_GROUPS = {"single colours": "solid_colours", "sklearn digits": "sklearn_digits", "photo patches": "photo_patches"}
@@ -47,7 +52,7 @@ class NoiseFit(NamedTuple):
 
 
 def _code() -> str:
-    return cache.code_version(ais, inversion)
+    return cache.code_version(ais, annealing, hmc, inversion, priors)
 
 
 def noise_variance(generator: nn.Module, images: torch.Tensor, *, steps: int, restarts: int, candidates: int,
@@ -70,6 +75,25 @@ def noise_variance(generator: nn.Module, images: torch.Tensor, *, steps: int, re
     return NoiseFit(float(errors.mean()), errors, hit)
 
 
+def fit_noise(config: Mapping[str, Any], generator: nn.Module, train_images: torch.Tensor, *,
+              use_cache: bool = True) -> NoiseFit:
+    """The observation-noise variance of a chapter: :func:`noise_variance` on ``noise_images`` training images.
+
+    One function for chapters C2 and C3, so that both fit sigma2 on the same images with the same settings
+    and share one cache entry. ``config`` holds ``seed``, ``noise_images``, ``noise_steps``, ``noise_restarts``
+    and ``noise_candidates``; the images are a seeded random subset of ``train_images`` (N, C, H, W), moved to
+    the generator's device.
+    """
+    n = int(config["noise_images"])
+    if n > len(train_images):
+        raise ValueError(f"noise_images = {n} but only {len(train_images)} training images")
+    pick = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(int(config["seed"])))[:n]
+    device = next(generator.parameters()).device
+    return noise_variance(generator, train_images[pick].to(device), steps=int(config["noise_steps"]),
+                          restarts=int(config["noise_restarts"]), candidates=int(config["noise_candidates"]),
+                          seed=int(config["seed"]), use_cache=use_cache)
+
+
 def log_likelihoods(generator: nn.Module, images: torch.Tensor, *, sigma2: float, steps: int, chains: int,
                     leapfrog: int, seed: int = 0, use_cache: bool = True) -> tuple[torch.Tensor, bool]:
     """AIS estimates of log p(x) (nats, float64, (B,)) by :func:`gandensity.numerics.ais.ais_log_likelihood`, cached.
@@ -88,6 +112,23 @@ def log_likelihoods(generator: nn.Module, images: torch.Tensor, *, sigma2: float
 
     result, hit, _ = cache.cached("ais", parts, build, enabled=use_cache)
     return result["log_likelihood"], hit
+
+
+def group_log_likelihoods(config: Mapping[str, Any], generator: nn.Module, groups: Mapping[str, torch.Tensor], *,
+                          sigma2: float, use_cache: bool = True) -> tuple[dict[str, torch.Tensor], int]:
+    """:func:`log_likelihoods` of each group with the chapter's AIS settings (``ais_steps``, ``ais_chains``,
+    ``leapfrog``, ``seed`` of ``config``): ``({group: (B,) log p(x) in nats}, groups read from the cache)``.
+
+    Chapters C2 and C3 call it with equal settings and images, so that one computes what the other reads.
+    """
+    device = next(generator.parameters()).device
+    out, hits = {}, 0
+    for name, images in groups.items():
+        out[name], hit = log_likelihoods(generator, images.to(device), sigma2=sigma2, steps=int(config["ais_steps"]),
+                                         chains=int(config["ais_chains"]), leapfrog=int(config["leapfrog"]),
+                                         seed=int(config["seed"]), use_cache=use_cache)
+        hits += int(hit)
+    return out, hits
 
 
 def _take(data: ImageData, n: int, seed: int) -> torch.Tensor:
@@ -134,4 +175,101 @@ def image_groups(config: Mapping[str, Any], generator: nn.Module, *, sigma2: flo
 def psnr(sigma2: float, peak: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB of noise variance ``sigma2``: 10 log10(peak^2 / sigma2) (paper 002,
     Table 3, uses peak 1: sigma2 = 0.008 is 21 dB)."""
+    if not sigma2 > 0:
+        raise ValueError(f"sigma2 must be positive, got {sigma2!r}")
     return 10 * math.log10(peak ** 2 / sigma2)
+
+
+def psnr_of_errors(errors: Any) -> float:
+    """PSNR (dB) of the noise variance fitted from per-image reconstruction errors (their mean): a statistic for
+    a bootstrap over the fitted images."""
+    return psnr(float(np.mean(np.asarray(errors, dtype=float))))
+
+
+def noise_report(config: Mapping[str, Any], noise: NoiseFit) -> str:
+    """Two printed lines (at most 88 characters each) on a :func:`fit_noise` result and its settings."""
+    return (f"sigma2 = {noise.sigma2:.4f} (PSNR {psnr(noise.sigma2):.1f} dB) from "
+            f"{config['noise_images']} training images\n"
+            f"  inverted with {config['noise_steps']} Adam steps, {config['noise_restarts']} restart(s) "
+            f"from the nearest of {config['noise_candidates']} samples")
+
+
+def nats_to_bits_per_dim(nats: Any, dims: int) -> Any:
+    """A difference of log-likelihoods in nats per image as bits per dimension: nats / (D ln 2)."""
+    if dims < 1:
+        raise ValueError(f"dims must be positive, got {dims}")
+    return nats / (dims * math.log(2))
+
+
+def bdmc_curve(generator: nn.Module, z_true: torch.Tensor, x: torch.Tensor, *, sigma2: float, steps: Sequence[int],
+               chains: int, leapfrog: int, seed: int = 0) -> dict[int, ais.AISBounds]:
+    """BDMC sandwich (:func:`gandensity.numerics.ais.ais_bounds`) of simulated images for each AIS step count:
+    {steps: AISBounds} with per-image lower and upper bounds and their gap (nats)."""
+    return {int(t): ais.ais_bounds(generator, z_true, x, sigma2=sigma2, steps=int(t), chains=chains,
+                                   leapfrog=leapfrog, seed=seed) for t in steps}
+
+
+# Statistics of groups of per-image values, with percentile bootstrap intervals (for the chapters' claims).
+
+def _array(values: Any) -> np.ndarray:
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values, dtype=float)
+
+
+def bootstrap_interval(statistic: Callable[..., float], *groups: Any, resamples: int = 2000, level: float = 0.95,
+                       seed: int = 0) -> tuple[float, float, float]:
+    """``(statistic(*groups), low, high)``: the statistic and its percentile bootstrap interval when each group's
+    items (first axis) are resampled with replacement, separately (a stratified bootstrap).
+
+    Groups are tensors or arrays; a (B, k) group keeps its rows together (paired values of one image).
+    """
+    if not groups:
+        raise ValueError("bootstrap_interval needs at least one group")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    if resamples < 100:
+        raise ValueError(f"resamples must be at least 100, got {resamples}")
+    arrays = [_array(g) for g in groups]
+    if any(a.ndim == 0 or len(a) < 2 for a in arrays):
+        raise ValueError(f"every group needs at least 2 items, got lengths {[a.shape for a in arrays]}")
+    rng = np.random.default_rng(seed)
+    stats = np.array([statistic(*(a[rng.integers(0, len(a), len(a))] for a in arrays)) for _ in range(resamples)])
+    alpha = (1 - level) / 2
+    return (float(statistic(*arrays)), float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha)))
+
+
+def auroc(negatives: Any, positives: Any) -> float:
+    """Area under the ROC curve of a score that should be larger for ``positives``: P(pos > neg) + P(tie) / 2."""
+    neg, pos = _array(negatives).reshape(-1), _array(positives).reshape(-1)
+    if len(neg) == 0 or len(pos) == 0:
+        raise ValueError("auroc needs at least one negative and one positive")
+    diff = pos[:, None] - neg[None, :]
+    return float((diff > 0).mean() + 0.5 * (diff == 0).mean())
+
+
+def auroc_gain(negatives: Any, positives: Any) -> float:
+    """AUROC of score column 1 minus AUROC of score column 0, for (B, 2) scores of the same images."""
+    neg, pos = _array(negatives), _array(positives)
+    return auroc(neg[:, 1], pos[:, 1]) - auroc(neg[:, 0], pos[:, 0])
+
+
+def mean_difference(a: Any, b: Any) -> float:
+    """mean(a) - mean(b)."""
+    return float(_array(a).mean() - _array(b).mean())
+
+
+def median_ratio(a: Any, b: Any) -> float:
+    """median(a) / median(b) (b's median must be positive)."""
+    den = float(np.median(_array(b)))
+    if not den > 0:
+        raise ValueError(f"median of the denominator must be positive, got {den}")
+    return float(np.median(_array(a))) / den
+
+
+def spearman_pairs(pairs: Any) -> float:
+    """Spearman rank correlation of the two columns of a (B, 2) array (0 when a column is constant)."""
+    arr = _array(pairs)
+    if np.ptp(arr[:, 0]) == 0 or np.ptp(arr[:, 1]) == 0:
+        return 0.0
+    return float(spearmanr(arr[:, 0], arr[:, 1]).statistic)

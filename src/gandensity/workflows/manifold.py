@@ -10,14 +10,15 @@ class whose GAN reconstructs it best; an outlier score is the reconstruction err
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 
 from gandensity.workflows.data import ImageData
 from gandensity.numerics.inversion import invert
 
-__all__ = ["class_subset", "reconstruction_errors", "classify_by_reconstruction", "nearest_neighbour_classify"]
+__all__ = ["class_subset", "reconstruction_errors", "classify_by_reconstruction", "nearest_neighbour_classify",
+           "ClassErrors", "class_errors_split"]
 
 Generator = Callable[[torch.Tensor], torch.Tensor]
 
@@ -60,3 +61,29 @@ def nearest_neighbour_classify(images: torch.Tensor, reference: ImageData, *, ch
     index = torch.cat([torch.cdist(x.detach().float().reshape(len(x), -1), ref).argmin(1)
                        for x in images.split(chunk_size)])
     return reference.labels[index]
+
+
+class ClassErrors(NamedTuple):
+    """What :func:`class_errors_split` returns (all reconstruction errors, MSE per value).
+
+    Attributes:
+        own: (B,) each image's error under the generator of its own class.
+        best_other: (B,) each image's smallest error under the generators of the other classes.
+        off_class: (B * (K - 1),) every error of an image under a generator of another class.
+    """
+
+    own: torch.Tensor
+    best_other: torch.Tensor
+    off_class: torch.Tensor
+
+
+def class_errors_split(errors: torch.Tensor, labels: torch.Tensor) -> ClassErrors:
+    """Split (B, K) reconstruction errors of images under K class generators by the images' labels (B,)."""
+    if errors.ndim != 2 or labels.shape != (errors.shape[0],):
+        raise ValueError(f"errors must be (B, K) and labels (B,), got {tuple(errors.shape)} and {tuple(labels.shape)}")
+    if errors.shape[1] < 2:
+        raise ValueError("need at least two classes")
+    mine = torch.zeros_like(errors, dtype=torch.bool)
+    mine[torch.arange(len(labels)), labels] = True
+    own = errors[mine]
+    return ClassErrors(own, errors.masked_fill(mine, float("inf")).amin(1), errors[~mine])
