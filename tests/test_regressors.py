@@ -12,9 +12,10 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import gandensity as gd
+from gandensity.book.profiles import chapter_config
 from gandensity.workflows import evaluation, regressors
 from gandensity.workflows.data import ImageData
-from gandensity.workflows.models import DCGANConfig, Generator
+from gandensity.workflows.models import DCGANConfig, Discriminator, Generator
 from gandensity.workflows.regressors import QNetwork, Regressor, RegressorConfig
 from gandensity.workflows.training import TrainConfig
 
@@ -125,7 +126,8 @@ def test_regressor_for_is_cached_per_generator_and_label():
     b = regressors.regressor_for(g, "pixel", triplets=40, config=cfg, verbose=False)
     assert not a.from_cache and b.from_cache and a.path == b.path
     assert torch.equal(a.heldout_predictions, b.heldout_predictions) and a.triplet_seconds == b.triplet_seconds
-    assert "exact densities at" in a.summary() and "held-out error on 4 triplets" in a.summary()
+    summary = " ".join(a.summary().split())  # wrapped to the page width
+    assert "exact densities at" in summary and "held-out error on 4 triplets" in summary
     latent = regressors.regressor_for(g, "latent", triplets=40, config=cfg, verbose=False)
     assert not latent.from_cache and latent.path != a.path and latent.triplet_seconds == 0
     # the latent labels are log N(z; 0, I) of the same latents as the pixel triplets
@@ -176,11 +178,25 @@ def test_infogan_learns_to_recover_z_and_is_cached():
         regressors.train_infogan(data, model, run, info_weight=-1.0)
 
 
+def test_gan_and_regressor_in_one_call_share_the_cache_entries_of_the_parts():
+    cfg = regressors.gan_config(chapter_config("a2_sanity_checks", "smoke"), "natural", epochs=1, width=4)
+    reg_cfg = RegressorConfig(width=4, epochs=1, batch_size=16)
+    gan, train, reg = regressors.pixel_regressor_for(cfg, reg_cfg, triplets=40, verbose=False)
+    alone, _ = regressors.gan_for(cfg, verbose=False)
+    assert alone.from_cache and not gan.from_cache and len(train.images) == 256
+    again = regressors.regressor_for(alone.generator, "pixel", triplets=40, config=reg_cfg, verbose=False)
+    assert again.from_cache and again.path == reg.path and reg.label == "pixel"
+    info, _, latent = regressors.latent_regressor_for(cfg, reg_cfg, triplets=40, info_weight=1.0, verbose=False)
+    assert latent.label == "latent" and not latent.from_cache and "q_error" in info.gan.history
+    _, _, cached = regressors.latent_regressor_for(cfg, reg_cfg, triplets=40, info_weight=1.0, verbose=False)
+    assert cached.from_cache and cached.path == latent.path
+
+
 # ------------------------------------------------------------------------------------------ data helpers
 
 
 def test_gan_config_merges_seed_and_overrides():
-    cfg = gd.chapter_config("a2_sanity_checks", "smoke", seed=3)
+    cfg = chapter_config("a2_sanity_checks", "smoke", seed=3)
     sub = regressors.gan_config(cfg, "natural", epochs="2", width=None)
     assert sub["seed"] == 3 and sub["data_root"] is None and sub["epochs"] == 2
     assert sub["width"] == cfg.natural["width"] and cfg.natural["epochs"] == 1  # the profile is untouched
@@ -191,13 +207,13 @@ def test_gan_config_merges_seed_and_overrides():
 
 
 def test_splits_and_a_class_left_out():
-    cfg = regressors.gan_config(gd.chapter_config("a2_sanity_checks", "smoke"), "natural")
+    cfg = regressors.gan_config(chapter_config("a2_sanity_checks", "smoke"), "natural")
     train, test = regressors.load_split(cfg, "train"), regressors.load_split(cfg, "test")
     assert train.images.shape == (256, 3, 32, 32) and test.images.shape == (128, 3, 32, 32)
     assert test.name.endswith("-test") and not torch.equal(train.images[:128], test.images)
     gray = regressors.load_split(cfg, "test", channels=1)
     assert gray.images.shape == (128, 1, 32, 32)
-    mnist = regressors.load_split(regressors.gan_config(gd.chapter_config("a2_sanity_checks", "smoke"), "mnist"),
+    mnist = regressors.load_split(regressors.gan_config(chapter_config("a2_sanity_checks", "smoke"), "mnist"),
                                   "train")
     no_ones = regressors.without_label(mnist, 1)
     assert (no_ones.labels != 1).all() and len(no_ones.labels) == (mnist.labels != 1).sum()
@@ -280,13 +296,14 @@ def test_paper_profile_reads_torchvision_mnist_and_cifar10(chapter, tmp_path, mo
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "sitecustomize.py").write_text(SKIP_CIFAR_MD5)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
-    nb = execute(chapter, tmp_path, profile="paper", data_root=str(data), device="cpu", threads=1, epochs=1,
+    nb = execute(chapter, tmp_path, profile="paper", data_root=str(data), device="cpu", epochs=1,
                  width=8, triplets=96, regressor_epochs=1, regressor_width=8,
                  **({"pool": 256} if chapter == "a2_sanity_checks" else {"top_k": 16}),
                  **({"latent_triplets": 256} if chapter == "a4_latent_densities" else {}))
     text = text_of(nb) + "".join("".join(o.get("data", {}).get("text/markdown", ""))
                                  for c in nb["cells"] for o in c.get("outputs", []))
-    assert "profile: paper" in text and "profile paper: chapter ran in" in text
+    text = " ".join(text.split())  # printed lines are wrapped to the page width
+    assert "at profile paper" in text and "profile paper: chapter ran in" in text
     assert "(width 8, 1 channel(s)" not in text and "(width 8, 3 channel(s)" in text  # MNIST at 32x32x3
     if chapter == "a2_sanity_checks":
         assert "MNIST (train split) read through torchvision" in text

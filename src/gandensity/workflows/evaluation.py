@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 import torch
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 
-from gandensity.workflows.data import ImageData
+from gandensity.workflows.data import PHOTOS, ImageData
 
 __all__ = ["PixelDigitClassifier", "top_k_share", "spearman", "ink", "auroc", "ks_statistic", "roughness",
            "background_fraction", "label_counts", "nearest_distance",
-           "patch_coefficient_of_variation"]
+           "patch_coefficient_of_variation", "top_bottom", "describe_counts", "digit_table", "pairs",
+           "spearman_pairs", "auroc_pairs", "spearman_gap", "std_ratio", "largest_class_share",
+           "bootstrap_two_sample", "ks_distance", "mean_gap", "PHOTO_NAMES", "mean_by_class"]
+
+# Short names of the photographs behind ``photo_patches`` (a patch's label is its photo's index).
+PHOTO_NAMES: tuple[str, ...] = tuple(ref.split(":")[1].split("/")[0].split(".")[0] for ref in PHOTOS)
 
 
 class PixelDigitClassifier:
@@ -139,3 +147,137 @@ def patch_coefficient_of_variation(images: torch.Tensor, *, patch: int = 8, offs
     tiles = tiles.permute(0, 2, 3, 1, 4, 5).reshape(n, -1, c * patch * patch)
     cv = tiles.std(-1, unbiased=False) / (tiles.mean(-1) + offset)
     return cv.mean(1)
+
+
+# ------------------------------------------------------------------------------------------ rankings
+
+
+class TopBottom(NamedTuple):
+    """Indices of the ``k`` highest scores (highest first) and of the ``k`` lowest (lowest first)."""
+
+    top: torch.Tensor
+    bottom: torch.Tensor
+
+
+def top_bottom(scores: torch.Tensor, k: int) -> TopBottom:
+    """The ``k`` most and least likely items of (N,) ``scores``; ``k`` must lie in [1, N // 2]."""
+    if scores.ndim != 1:
+        raise ValueError(f"scores must have shape (N,), got {tuple(scores.shape)}")
+    if not 1 <= k <= len(scores) // 2:
+        raise ValueError(f"k must lie in [1, {len(scores) // 2}] for {len(scores)} scores, got {k}")
+    order = scores.argsort(descending=True)
+    return TopBottom(order[:k], order[-k:].flip(0))
+
+
+def describe_counts(counts: list[int], *, n: int = 3, names: list[str] | None = None) -> str:
+    """The ``n`` largest classes of a count list as text, largest first: ``"1 (40), 7 (40), 9 (8)"``.
+
+    Ties keep the smaller class first; classes with count 0 are left out.
+    """
+    names = names or [str(i) for i in range(len(counts))]
+    ranked = sorted(range(len(counts)), key=lambda i: (-counts[i], i))
+    return ", ".join(f"{names[i]} ({counts[i]})" for i in ranked[:n] if counts[i] > 0)
+
+
+def digit_table(labels: torch.Tensor, groups: dict[str, torch.Tensor], num_classes: int = 10):
+    """Counts of each class among the items of each group: a pandas DataFrame, one row per group.
+
+    ``groups`` maps a row name to the (k,) indices of its items; a column ``k`` holds the group's size.
+    """
+    import pandas as pd
+
+    rows = {name: label_counts(labels[idx], num_classes) for name, idx in groups.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=[str(c) for c in range(num_classes)])
+    table.insert(0, "k", [len(idx) for idx in groups.values()])
+    return table
+
+
+# ------------------------------------------------------------------------------------------ bootstrap statistics
+# Statistics of an (N, columns) array of per-item values, for a bootstrap over items
+# (``gandensity.book.claims.bootstrap(values, statistic)``): resampling rows keeps pairs together.
+
+
+def pairs(*columns: torch.Tensor) -> np.ndarray:
+    """Stack (N,) tensors as the columns of an (N, len(columns)) float array (one row per item)."""
+    arrays = [np.asarray(c.detach().double().cpu().numpy() if hasattr(c, "detach") else c, dtype=float)
+              for c in columns]
+    if len({a.shape for a in arrays}) != 1 or arrays[0].ndim != 1:
+        raise ValueError(f"columns must all have shape (N,), got {[a.shape for a in arrays]}")
+    return np.stack(arrays, axis=1)
+
+
+def spearman_pairs(values: np.ndarray) -> float:
+    """Spearman correlation of the two columns of an (N, 2) array."""
+    return float(spearmanr(values[:, 0], values[:, 1]).statistic)
+
+
+def auroc_pairs(values: np.ndarray) -> float:
+    """AUROC (:func:`auroc`) of column 0 (scores) for telling column 1 (1 = positive, 0 = negative).
+
+    A bootstrap resample of a small set can lack one of the classes; it has no AUROC and counts as 0.5
+    (chance), which can only pull an interval toward chance, never make a verdict more confident.
+    """
+    positive = values[:, 1] > 0.5
+    if positive.all() or not positive.any():
+        return 0.5
+    return auroc(torch.from_numpy(values[:, 0]), torch.from_numpy(positive))
+
+
+def spearman_gap(values: np.ndarray) -> float:
+    """|Spearman(col 0, col 2)| - |Spearman(col 1, col 2)| of an (N, 3) array: how much more column 0
+    depends on column 2 than column 1 does (negative: less)."""
+    return abs(spearman_pairs(values[:, [0, 2]])) - abs(spearman_pairs(values[:, [1, 2]]))
+
+
+def std_ratio(values: np.ndarray) -> float:
+    """Standard deviation of column 0 over that of column 1 of an (N, 2) array."""
+    return float(values[:, 0].std() / values[:, 1].std())
+
+
+def largest_class_share(values: np.ndarray) -> float:
+    """Share of the most common class among (N,) integer labels (1.0: one class only)."""
+    labels = np.asarray(values).astype(int).ravel()
+    return float(np.bincount(labels).max() / len(labels))
+
+
+def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Kolmogorov-Smirnov statistic of two 1-D samples (:func:`ks_statistic` without the p-value)."""
+    from scipy.stats import ks_2samp
+    return float(ks_2samp(a, b).statistic)
+
+
+def mean_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """mean(a) - mean(b) of two 1-D samples."""
+    return float(np.mean(a) - np.mean(b))
+
+
+def bootstrap_two_sample(a: torch.Tensor, b: torch.Tensor, statistic: Callable[[np.ndarray, np.ndarray], float],
+                         *, level: float = 0.95, resamples: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """``statistic(a, b)`` of two independent 1-D samples with a percentile bootstrap interval.
+
+    Each sample is resampled with replacement at its own size. Returns ``(value, low, high)``
+    (``gandensity.book.claims.Estimate(*...)`` makes a claim's estimate of it).
+    """
+    x = np.asarray(a.detach().double().cpu().numpy() if hasattr(a, "detach") else a, dtype=float).ravel()
+    y = np.asarray(b.detach().double().cpu().numpy() if hasattr(b, "detach") else b, dtype=float).ravel()
+    if len(x) < 2 or len(y) < 2:
+        raise ValueError(f"each sample needs at least 2 items, got {len(x)} and {len(y)}")
+    if not 0 < level < 1 or resamples < 100:
+        raise ValueError(f"need 0 < level < 1 and resamples >= 100, got {level} and {resamples}")
+    rng = np.random.default_rng(seed)
+    stats = np.array([statistic(x[rng.integers(0, len(x), len(x))], y[rng.integers(0, len(y), len(y))])
+                      for _ in range(resamples)])
+    alpha = (1 - level) / 2
+    return float(statistic(x, y)), float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
+
+
+def mean_by_class(scores: torch.Tensor, labels: torch.Tensor, names: tuple[str, ...] | list[str]):
+    """Mean score and count of each class that occurs: a pandas DataFrame sorted by mean, highest first.
+
+    ``names[c]`` names class ``c`` (e.g. :data:`PHOTO_NAMES` for photo patches)."""
+    import pandas as pd
+
+    rows = {names[c]: (float(scores[labels == c].mean()), int((labels == c).sum()))
+            for c in range(len(names)) if bool((labels == c).any())}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=["mean", "count"])
+    return table.sort_values("mean", ascending=False)

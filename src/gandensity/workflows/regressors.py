@@ -26,6 +26,7 @@ still runs alone.
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -48,7 +49,7 @@ __all__ = [
     "QNetwork", "InfoGAN", "train_infogan", "infogan_for",
     "Triplets", "sample_triplets", "generator_fingerprint",
     "RegressorConfig", "Regressor", "TrainedRegressor", "train_regressor", "regressor_for", "predict",
-    "score_samples",
+    "score_samples", "pixel_regressor_for", "latent_regressor_for",
 ]
 
 # The settings that describe one GAN inside a chapter configuration (one entry of ``profiles.SHARED``).
@@ -56,6 +57,13 @@ GAN_KEYS = ("data", "channels", "width", "epochs", "batch_size")
 
 Label = Literal["pixel", "latent"]
 LABELS = ("pixel", "latent")
+
+
+
+
+def _wrap_lines(text: str, width: int = 88) -> str:
+    """Each line of ``text`` wrapped to ``width`` characters (continuations indented), for the book's pages."""
+    return "\n".join(textwrap.fill(line, width, subsequent_indent="  ") for line in text.splitlines())
 
 
 # ------------------------------------------------------------------------------------------ data and GANs
@@ -172,8 +180,9 @@ class InfoGAN(NamedTuple):
 
     def summary(self) -> str:
         h = self.gan.history
-        return (self.gan.summary().replace("DCGAN", "InfoGAN-style DCGAN", 1)
+        text = (self.gan.summary().replace("DCGAN", "InfoGAN-style DCGAN", 1)
                 + f", Q error {h['q_error'][-1]:.2f} (mean squared error per latent dimension; 1.0 = chance)")
+        return _wrap_lines(text)
 
 
 def _train_infogan(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, info_weight: float,
@@ -376,9 +385,9 @@ class TrainedRegressor(NamedTuple):
         if self.triplet_seconds > 0:
             line += (f"; exact densities at {self.triplets / self.triplet_seconds:.0f} samples/s "
                      f"({self.triplet_seconds:.0f} s)")
-        return (line + f"\nheld-out error on {len(self.heldout_labels)} triplets: RMSE {self.rmse:.2f} nats "
-                f"(labels' std {float(self.heldout_labels.std()):.2f}), R^2 {self.r2:.2f}, "
-                f"Spearman {self.spearman:.2f}")
+        return _wrap_lines(line + f"\nheld-out error on {len(self.heldout_labels)} triplets: RMSE {self.rmse:.2f} "
+                           f"nats (labels' std {float(self.heldout_labels.std()):.2f}), R^2 {self.r2:.2f}, "
+                           f"Spearman {self.spearman:.2f}")
 
 
 @torch.no_grad()
@@ -533,3 +542,26 @@ def regressor_for(generator: Generator, label: Label, *, triplets: int, config: 
     if verbose:
         print(trained.summary())
     return trained
+
+
+def pixel_regressor_for(config: Mapping[str, Any], regressor: RegressorConfig, *, triplets: int,
+                        chunk_size: int = 8, exclude: int | None = None, device: str | torch.device = "cpu",
+                        verbose: bool = True) -> tuple[TrainedGAN, ImageData, TrainedRegressor]:
+    """A GAN configuration's DCGAN (:func:`gan_for`) and its pixel regressor (:func:`regressor_for`), both
+    through the cache: ``(trained GAN, training data, trained regressor)``. With ``verbose`` both print their
+    summaries."""
+    gan, train = gan_for(config, exclude=exclude, device=device, verbose=verbose)
+    reg = regressor_for(gan.generator, "pixel", triplets=triplets, config=regressor, chunk_size=chunk_size,
+                        device=device, verbose=verbose)
+    return gan, train, reg
+
+
+def latent_regressor_for(config: Mapping[str, Any], regressor: RegressorConfig, *, triplets: int,
+                         info_weight: float, device: str | torch.device = "cpu",
+                         verbose: bool = True) -> tuple[InfoGAN, ImageData, TrainedRegressor]:
+    """A GAN configuration's InfoGAN-style DCGAN (:func:`infogan_for`) and its latent regressor, both through
+    the cache: ``(InfoGAN, training data, trained regressor)``."""
+    info, train = infogan_for(config, info_weight=info_weight, device=device, verbose=verbose)
+    reg = regressor_for(info.generator, "latent", triplets=triplets, config=regressor, device=device,
+                        verbose=verbose)
+    return info, train, reg
