@@ -275,8 +275,10 @@ scale = (f"{train.name}, width-{cfg.width} DCGAN, {cfg.num_samples:,} generated 
 is_one = (digit == 1).float()
 base = float(is_one.mean())
 
-# Fails if the top-k holds no more than 3x the base rate of 1s (part 1) or if 1s are not nearly all
-# of it (at least 90%, part 2; "all" in the paper). Partial: over-represented but not all.
+# Fails if the top-k holds no more than 3x the base rate of 1s (part 1) or if 1s are not
+# nearly all
+# of it (at least 90%, part 2; "all" in the paper). Partial: over-represented but not
+# all.
 share_top = claims.bootstrap(is_one[ranked.top])
 run.claim("000", "Sec. 6.1, Fig. 6 (most likely)",
           "The most likely generated digits are 1s.",
@@ -306,8 +308,10 @@ run.claim("000", "Sec. 1", "Images that are mostly simple background are the mos
           ours=rho_ink, fmt=".2f", scale=scale,
           verdict=claims.below(rho_ink, 0.0, what="Spearman(log-density, ink)"))
 
-# Fails if the least likely samples are not farther from the training digits than samples on
-# average (bootstrap interval of their mean distance not above the mean over all samples).
+# Fails if the least likely samples are not farther from the training digits than
+# samples on
+# average (bootstrap interval of their mean distance not above the mean over all
+# samples).
 far = claims.bootstrap(distance[ranked.bottom])
 run.claim("000", "Sec. 5.2, Fig. 2", "The least likely generated samples lie away "
           "from the modes of the distribution.",

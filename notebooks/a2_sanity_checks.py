@@ -297,7 +297,8 @@ scale = {name: f"{trains[name].name}, width-{gans[name].generator.config.width} 
 scale["mnist"] += "; paper: MNIST 32x32x3, 50,000 samples"
 scale["natural"] += "; paper: CIFAR-10, 50,000 samples"
 
-# Fails if the held-out rank correlation of either regressor has its interval at or below 0.5.
+# Fails if the held-out rank correlation of either regressor has its interval at or
+# below 0.5.
 run.claim("000", "Sec. 5", "GAN-based density estimators make reasonable density "
           "predictions.",
           paper_value="These visualizations suggest that GAN-based density estimators "
@@ -309,7 +310,8 @@ run.claim("000", "Sec. 5", "GAN-based density estimators make reasonable density
                                   for name in gans)),
           scale=" | ".join(scale.values()))
 
-# Fails if the KS statistic between train and test predictions has its interval at or above 0.1.
+# Fails if the KS statistic between train and test predictions has its interval at or
+# above 0.1.
 for name, fig_no in (("mnist", "Fig. 4"), ("natural", "Fig. 5")):
     run.claim("000", f"Sec. 5.1, {fig_no}",
               f"Train and test {title[name]} get the same distribution of densities.",
@@ -319,9 +321,12 @@ for name, fig_no in (("mnist", "Fig. 4"), ("natural", "Fig. 5")):
               verdict=claims.below(ks[name], 0.1, what="KS statistic train vs test"),
               scale=scale[name])
 
-# Fails if the least likely samples are not farther from the training images than random samples
-# (interval of their mean distance not above the random mean) or if their exact log-densities are not
-# low (interval of the median not below the 10th percentile of random samples' exact densities).
+# Fails if the least likely samples are not farther from the training images than random
+# samples
+# (interval of their mean distance not above the random mean) or if their exact log-
+# densities are not
+# low (interval of the median not below the 10th percentile of random samples' exact
+# densities).
 for name, fig_no in (("mnist", "Fig. 2"), ("natural", "Fig. 3")):
     far = claims.bootstrap(distance[name]["least likely"])
     low = claims.bootstrap(exact_least[name], np.median)

@@ -340,7 +340,8 @@ share_top = claims.bootstrap(is_one[ranked.top].double())
 share_bottom = claims.bootstrap(is_one[ranked.bottom].double())
 share_no1 = claims.bootstrap(is_one[ranked_no1.top].double())
 
-# Fails if 1s are not over-represented (> 3x base) in the top-k; partial if not nearly all (< 90%).
+# Fails if 1s are not over-represented (> 3x base) in the top-k; partial if not nearly
+# all (< 90%).
 run.claim("000", "Sec. 6.1, Fig. 6 (most likely)",
           "The most likely real digits are 1s.",
           paper_value="all of the most likely images are 1s", ours=share_top, fmt=".2f",
@@ -386,7 +387,8 @@ run.claim("000", "Sec. 6.2, Fig. 8", "Under a GAN trained on natural images, the
           verdict=claims.above(digit_share, 0.5, what="share of digits in the top"),
           scale=scale_nat)
 
-# Fails if digits do not score above natural images (AUROC > 0.5); partial if not far above
+# Fails if digits do not score above natural images (AUROC > 0.5); partial if not far
+# above
 # ("far": AUROC > 0.9, nine pairs in ten).
 run.claim("000", "Sec. 6.2, Fig. 16", "Digits are far more likely than natural images "
           "under a GAN trained on natural images.",
@@ -397,7 +399,8 @@ run.claim("000", "Sec. 6.2, Fig. 16", "Digits are far more likely than natural i
               claims.above(auroc_digit, 0.9, what="AUROC of 'is a digit'")),
           scale=scale_nat)
 
-# Fails if 1s do not score above natural images (AUROC of 'is a 1' against natural images).
+# Fails if 1s do not score above natural images (AUROC of 'is a 1' against natural
+# images).
 run.claim("000", "Sec. 1", "A GAN trained on natural images gives 1s higher densities "
           "than most natural images.",
           paper_value="the GAN will produce higher probabilities for MNIST images of "

@@ -347,7 +347,8 @@ run.claim("000", "Sec. 7.1, Fig. 12", "In latent space the most likely digits ar
               claims.below(largest, 0.5, what="largest digit's share")),
           scale=scale_digits)
 
-# Fails if real digits are not more clustered, relative to each regressor's spread on generated
+# Fails if real digits are not more clustered, relative to each regressor's spread on
+# generated
 # samples, in latent than in pixel space (ratio of relative spreads not below 1).
 clustered = claims.bootstrap(evaluation.pairs(relative["latent"], relative["pixel"]),
                              evaluation.std_ratio, resamples=500)
@@ -359,7 +360,8 @@ run.claim("000", "Sec. 7.1, Fig. 18", "Latent log-densities of digits are much m
           verdict=claims.below(clustered, 1.0, what="relative spread, latent / pixel"),
           scale=scale_digits)
 
-# Fails if digits do not score below natural images in latent space (AUROC not below 0.5).
+# Fails if digits do not score below natural images in latent space (AUROC not below
+# 0.5).
 run.claim("000", "Sec. 7.1, Fig. 17", "In latent space natural images are the inliers "
           "and digits the outliers.",
           paper_value="CIFAR images now occupy high density regions close to the "
@@ -369,7 +371,8 @@ run.claim("000", "Sec. 7.1, Fig. 17", "In latent space natural images are the in
           verdict=claims.below(auroc["latent"], 0.5, what="AUROC of 'is a digit'"),
           scale=scale_nat)
 
-# Fails if digits are not under-represented in the latent top-k; partial if not nearly absent
+# Fails if digits are not under-represented in the latent top-k; partial if not nearly
+# absent
 # ("all" natural: at most 10% digits).
 run.claim("000", "Sec. 7.1, Fig. 13", "In latent space the most likely images of "
           "natural images and digits together are all natural.",

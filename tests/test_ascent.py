@@ -47,3 +47,40 @@ def test_uniform_prior_keeps_latents_in_the_box():
 def test_bad_latents_are_a_clear_error():
     with pytest.raises(ValueError, match=r"z0 must be a \(B, n\)"):
         maximize_log_density(lambda z: z, torch.zeros(3), steps=1)
+
+
+def test_summary_splits_the_gain_into_prior_and_volume():
+    from gandensity.numerics.ascent import summarize
+    from gandensity.numerics.priors import StandardNormal
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 8)).double().requires_grad_(False)
+    z0 = torch.randn(4, 3, dtype=torch.float64)
+    trace = maximize_log_density(net, z0, steps=20, lr=0.05, record_every=10, order=20, probes=20, eps=1e-3)
+    s = summarize(trace)
+    torch.testing.assert_close(s.gain, trace.log_density[-1] - trace.log_density[0])
+    prior = StandardNormal()
+    torch.testing.assert_close(s.prior_gain, prior.log_prob(trace.z[-1]) - prior.log_prob(trace.z[0]))
+    torch.testing.assert_close(s.gain, s.prior_gain + s.volume_gain)
+    torch.testing.assert_close(s.condition_ratio, s.lambda_max_ratio / s.lambda_min_ratio)
+    assert s.estimate_error.shape == (2, 4) and (s.estimate_error >= 0).all()
+    torch.testing.assert_close(s.z_norm[0], z0.norm(dim=-1))
+
+
+def test_nearest_distance_matches_brute_force():
+    from gandensity.numerics.ascent import nearest_distance
+
+    g = torch.Generator().manual_seed(0)
+    images, reference = torch.randn(5, 1, 4, 4, generator=g), torch.randn(37, 1, 4, 4, generator=g)
+    brute = torch.tensor([min((x - r).norm().item() for r in reference) for x in images], dtype=torch.float64)
+    torch.testing.assert_close(nearest_distance(images, reference, chunk=8), brute)
+    assert nearest_distance(reference[:3], reference).abs().max() < 1e-6  # an image in the reference: 0
+
+
+def test_intensity_tail_of_blank_and_typical_images():
+    from gandensity.numerics.ascent import intensity_tail
+
+    reference = torch.linspace(0.1, 0.3, 101).reshape(101, 1, 1, 1).expand(101, 1, 2, 2)
+    images = torch.tensor([0.0, 0.2, 0.1, 1.0]).reshape(4, 1, 1, 1).expand(4, 1, 2, 2)
+    tail = intensity_tail(images, reference)
+    torch.testing.assert_close(tail, torch.tensor([0.0, 51 / 101, 1 / 101, 0.0], dtype=torch.float64))

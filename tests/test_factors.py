@@ -54,3 +54,24 @@ def test_effective_dimension_counts_and_is_monotone():
     assert effective_dimension(delta, 1.0).item() == 1.5
     curve = effective_dimension(delta, torch.linspace(0, 4, 9, dtype=torch.float64))
     assert curve[0] == 3 and curve[-1] == 0 and (curve[1:] <= curve[:-1]).all()
+
+
+def test_counts_analyse_and_ratios():
+    import numpy as np
+
+    from gandensity.numerics import factors
+
+    s = [4.0, 2.0, 1.0, 0.5, 0.25]
+    G, _ = linear_generator(s)
+    z = torch.randn(3, 5, dtype=torch.float64)
+    a = factors.analyse(G, z, 0.5, random_draws=256, seed=0)
+    torch.testing.assert_close(a.eigenvalues, torch.tensor(s).double().pow(2).expand(3, 5))
+    # delta(j, i) ~ sqrt(lambda_i / mean lambda): here 2 of the 5 eigenvalues exceed the mean (4.3)
+    counts = factors.eigen_counts(a.delta, 1.0)
+    torch.testing.assert_close(counts, torch.full((3,), 2.0, dtype=torch.float64))
+    torch.testing.assert_close(counts.mean(), factors.effective_dimension(a.delta, 1.0).squeeze())
+    assert (a.delta[:, 1:] < a.delta[:, :-1]).all()  # the change falls with the eigenvalue's rank
+    pairs = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert factors.mean_ratio(pairs) == 3.0 / 2.0
+    quads = np.array([[1.0, 2.0, 1.0, 1.0], [1.0, 2.0, 1.0, 1.0]])
+    assert abs(factors.log_ratio_gap(quads) - np.log(2.0)) < 1e-12

@@ -15,7 +15,8 @@ from torch import nn
 
 from gandensity.numerics.spectral import metric_matvec, stochastic_logdet
 from gandensity.numerics.spectral import chebyshev_coefficients, exact_metric, polynomial_logdet, power_method
-from gandensity.numerics.validation import dense_matvec, logdet_route_costs, metric_logdet
+from gandensity.numerics.operators import dense_matvec
+from gandensity.numerics.validation import logdet_route_costs, metric_logdet
 from gandensity.numerics.validation import spd_with_spectrum as spd
 
 pytestmark = pytest.mark.usefixtures("float64")  # tests/conftest.py

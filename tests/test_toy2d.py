@@ -129,11 +129,58 @@ def test_forward_fit_increases_held_out_likelihood():
     data = toy2d.density("crescent")
     fit = toy2d.fit_forward_kl(data, 200, lr=3e-3, verbose=False, use_cache=False)
     held_out = data.sample(4000, torch.Generator().manual_seed(99))
-    torch.manual_seed(fit.config.seed)
-    initial = toy2d.BottleneckResNet()  # the initialization the fit started from
+    initial = toy2d.initial_model(fit.config)  # the initialization the fit started from
     before = toy2d.model_log_likelihood(initial, held_out).mean()
     after = toy2d.model_log_likelihood(fit.model, held_out).mean()
     assert after > before + 1.0
     assert fit.history["loss"][-20:].mean() < fit.history["loss"][:20].mean()
     x, log_q = toy2d.model_samples(fit.model, torch.randn(8, 2))
     assert x.shape == (8, 2) and log_q.shape == (8,) and torch.isfinite(log_q).all()
+
+
+def test_initial_model_is_the_fits_starting_point():
+    config = toy2d.FitConfig(1, seed=3)
+    a, b = toy2d.initial_model(config), toy2d.seeded_network(3)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    state = torch.get_rng_state()
+    toy2d.seeded_network(5, init_scale=1.0)
+    assert torch.equal(state, torch.get_rng_state())  # the global RNG is left alone
+
+
+def test_compare_routes_agree_and_report_errors():
+    net = toy2d.seeded_network(0, init_scale=1.0)
+    z = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    routes = toy2d.compare_routes(net, z, toy2d.EstimatorSettings(eps=0.1), seed=0)
+    assert routes.route_gap < 1e-4 and set(routes.seconds) == {"dense", "implicit"}
+    assert routes.sample_error.shape == (16,) and routes.eigenvalues.shape == (16, 2)
+    assert routes.batch_error <= routes.sample_error.mean() + 1e-12  # |mean| <= mean |.|
+
+
+def _unfitted(kind_config: toy2d.FitConfig, steps: int = 10) -> toy2d.FitResult:
+    """A FitResult whose model is the initial (near-identity) network, with a flat made-up history."""
+    history = {k: torch.linspace(1.0, 0.0, steps, dtype=torch.float64) for k in toy2d.HISTORY_KEYS}
+    model = toy2d.initial_model(kind_config).eval().requires_grad_(False)
+    return toy2d.FitResult(model, history, 0.0, False, kind_config)
+
+
+def test_forward_summary_of_a_near_identity_map_is_normalized():
+    # f near the identity is a bijection: Q is a normalized density, its mass on [-8, 8]^2 is ~1, nothing folds,
+    # and the mean of log q - log p over samples of P is -KL(P || Q) < 0.
+    fit = _unfitted(toy2d.FitConfig(10, eps=1e-2))
+    target = toy2d.density("ring")
+    s = toy2d.forward_summary(fit, target, target.sample(4000, torch.Generator().manual_seed(1)), grid=200)
+    assert abs(s.mass - 1.0) < 0.02 and s.folded == 0.0
+    assert s.gap.mean() < 0 and abs(s.ll - s.ll_init) < 1e-6  # float32 network
+    assert s.loss_start == 1.0 and s.loss_end == 0.0  # first / last of the 10 history steps
+    torch.testing.assert_close(s.ll - s.ll_true, float(s.gap.mean()))
+
+
+def test_reverse_summary_reads_the_history_and_the_samples():
+    fit = _unfitted(toy2d.FitConfig(20, eps=0.1), steps=20)
+    z = torch.randn(500, 2, generator=torch.Generator().manual_seed(2))
+    s = toy2d.reverse_summary(fit, z)
+    assert toy2d.tail_steps(fit) == 2
+    torch.testing.assert_close(s.loss_start, float(fit.history["loss"][:2].mean()))
+    assert s.folded == 0.0 and 0.0 <= s.in_box <= 1.0 and s.samples.shape == (500, 2)
+    inside = (s.samples.abs() <= 4).all(1).double().mean().item()
+    assert s.in_box == inside

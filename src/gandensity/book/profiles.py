@@ -10,6 +10,9 @@ several chapters (e.g. the MNIST DCGAN) are defined once in ``SHARED`` so that t
 
 from __future__ import annotations
 
+import copy
+import numbers
+import os
 import textwrap
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -83,11 +86,11 @@ CELEBA_64: dict[str, Any] = {"data": "celeba", "channels": 3, "width": 64, "imag
 CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "a1_exact_density": {
         "smoke": {**SHARED["mnist_dcgan"]["smoke"], "num_samples": 64, "grid": 16, "chunk_size": 8,
-                  "check_samples": 4},
+                  "check_samples": 4, "top_k": 8},
         "cpu": {**SHARED["mnist_dcgan"]["cpu"], "num_samples": 2000, "grid": 36, "chunk_size": 8,
-                "check_samples": 16},
+                "check_samples": 16, "top_k": 100},
         "paper": {**SHARED["mnist_dcgan"]["paper"], "num_samples": 50000, "grid": 64, "chunk_size": 128,
-                  "check_samples": 64},
+                  "check_samples": 64, "top_k": 1024},
     },
     # Chapters A2-A4 (paper 000 sections 4-7): the GANs and regressors of SHARED, so that their cache entries agree.
     # They run torch on one CPU thread at smoke and cpu: their batch-64 convolutions gain little from a second
@@ -189,14 +192,17 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             ("paper", {"bdmc_images": 16, "bdmc_steps": [10, 30, 100, 300, 1000], "grid": 36}))
     },
     # Paper 002 section 4.3: the (epsilon, N)-typicality test, epsilon from a 95% bootstrap over the model's samples
-    # (C2's "generated" group), tested on fresh samples, training and out-of-distribution images.
+    # (C2's "generated" group), tested on fresh samples, training and out-of-distribution images; ``resamples``
+    # bootstrap resamples of all groups give the fractions' intervals.
     "c3_typicality": {
         p: {**SHARED["mnist_dcgan"][p], **SHARED["gan_likelihoods"][p], **settings,
             "level": 0.95}
         for p, settings in (
-            ("smoke", {"fresh_generated": 4, "ns": [2, 4], "trials": 20, "bootstraps": 200}),
-            ("cpu", {"fresh_generated": 24, "ns": [10, 25, 50, 75], "trials": 100, "bootstraps": 2000}),
-            ("paper", {"fresh_generated": 500, "ns": [10, 25, 50, 75], "trials": 100, "bootstraps": 10000}))
+            ("smoke", {"fresh_generated": 4, "ns": [2, 4], "trials": 20, "bootstraps": 200, "resamples": 20}),
+            ("cpu", {"fresh_generated": 24, "ns": [10, 25, 50, 75], "trials": 100, "bootstraps": 2000,
+                     "resamples": 200}),
+            ("paper", {"fresh_generated": 500, "ns": [10, 25, 50, 75], "trials": 100, "bootstraps": 10000,
+                       "resamples": 500}))
     },
     # Paper 003 appendix A: every density-tracking layer against a brute-force Jacobian (``checks`` samples per
     # layer), a whole generator without reductions likewise, and the Monte Carlo check of a 2-D generator with
@@ -217,7 +223,7 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             "entropy_weight": 0.5, "replace_prob": 0.5, "features": features, "blocks": blocks, "copy_sigma": 0.1,
             "reduce_sigma": 1.0, "critic_hidden": hidden, "train_points": 20000, "capacity": capacity,
             "alpha_counts": counts, "alpha_repeats": repeats, "snapshots": snapshots, "grid": grid,
-            "quadrature": 5 * grid}
+            "quadrature": 5 * grid, "gap_samples": 100_000 if p == "smoke" else 1_000_000}
         for p, runs, samples, steps, batch, features, blocks, hidden, capacity, counts, repeats, snapshots, grid in (
             ("smoke", 2, 500, 30, 64, 8, 1, 32, [(8, 1), (16, 1)], [1, 16, 256], 5, [10, 30], 60),
             ("cpu", 5, 2500, 1000, 128, 32, 2, 128, [(8, 1), (32, 1), (32, 2), (64, 4)],
@@ -256,21 +262,54 @@ COMMON: dict[str, dict[str, Any]] = {
 
 
 class ChapterConfig(Mapping[str, Any]):
-    """Read-only settings of one chapter at one profile; items are also attributes (``cfg.epochs``)."""
+    """Read-only settings of one chapter at one profile; items are also attributes (``cfg.epochs``).
+
+    Setting or deleting an attribute or item raises; values that are lists or dicts come back as copies, so
+    changing them does not change the configuration. Change a setting by passing it to :func:`chapter_config`
+    (in a chapter: ``-p <setting> <value>``).
+    """
 
     def __init__(self, chapter: str, profile: str, values: dict[str, Any]) -> None:
-        self._values = dict(values)
-        self.chapter, self.profile = chapter, profile
+        object.__setattr__(self, "_values", copy.deepcopy(dict(values)))
+        object.__setattr__(self, "chapter", chapter)
+        object.__setattr__(self, "profile", profile)
 
     def __getitem__(self, key: str) -> Any:
-        return self._values[key]
+        value = self._values[key]
+        return copy.deepcopy(value) if isinstance(value, (list, dict, set)) else value
 
     def __getattr__(self, key: str) -> Any:
-        try:
-            return self.__dict__["_values"][key]
-        except KeyError:
+        values = self.__dict__.get("_values")
+        if values is None or key not in values:
             raise AttributeError(f"{self.__dict__.get('chapter')} has no setting {key!r}; "
-                                 f"settings: {sorted(self.__dict__['_values'])}") from None
+                                 f"settings: {sorted(values or ())}")
+        return self[key]
+
+    def _read_only(self, key: object) -> TypeError:
+        return TypeError(f"the settings of {self.chapter} are read-only (cannot change {key!r}); pass it to "
+                         f"chapter_config({self.chapter!r}, {self.profile!r}, {key}=...) or, for a chapter run, "
+                         f"-p {key} <value>")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise self._read_only(key)
+
+    def __delattr__(self, key: str) -> None:
+        raise self._read_only(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise self._read_only(key)
+
+    def __delitem__(self, key: str) -> None:
+        raise self._read_only(key)
+
+    def __copy__(self) -> "ChapterConfig":
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "ChapterConfig":
+        return self
+
+    def __reduce__(self):
+        return (ChapterConfig, (self.chapter, self.profile, self._values))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
@@ -290,12 +329,123 @@ class ChapterConfig(Mapping[str, Any]):
         return "\n".join(lines)
 
 
+# Settings whose type is not that of their default (None in every profile).
+_PATH_SETTINGS = ("data_root",)
+
+
+def _spec(examples: list[Any]) -> Any:
+    """The type an override must have, from the values a setting takes across profiles (None = any)."""
+    examples = [e for e in examples if e is not None]
+    if not examples:
+        return None
+    if all(isinstance(e, bool) for e in examples):
+        return bool
+    if all(isinstance(e, int) and not isinstance(e, bool) for e in examples):
+        return int
+    if all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in examples):
+        return float
+    if all(isinstance(e, str) for e in examples):
+        return str
+    if all(isinstance(e, (list, tuple)) for e in examples):
+        container = list if all(isinstance(e, list) for e in examples) else tuple
+        return (container, _spec([x for e in examples for x in e]))
+    if all(isinstance(e, dict) for e in examples):
+        keys = {k for e in examples for k in e}
+        return {k: _spec([e.get(k) for e in examples]) for k in keys}
+    return None  # mixed types: not checked
+
+
+def _describe(spec: Any) -> str:
+    if spec is None:
+        return "any value"
+    if isinstance(spec, type):
+        return {bool: "a boolean (True/False)", int: "an integer", float: "a number", str: "a string"}[spec]
+    if isinstance(spec, tuple):
+        container, inner = spec
+        plural = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
+        return f"a {container.__name__} of {plural[inner]}" if isinstance(inner, type) \
+            else f"a {container.__name__} whose items are each {_describe(inner)}"
+    return f"a dict with keys {sorted(spec)}"
+
+
+def _coerce(value: Any, spec: Any, name: str) -> Any:
+    """``value`` as the type of ``spec``; TypeError naming ``name`` and the expected type if it is not one."""
+    def wrong(extra: str = "") -> TypeError:
+        return TypeError(f"setting {name} must be {_describe(spec)}, got {type(value).__name__} {value!r}{extra}")
+
+    if spec is None:
+        return value
+    if spec is bool:
+        if not isinstance(value, bool):
+            raise wrong("; pass True or False (a string such as 'False' would be true)")
+        return value
+    if spec is int:
+        if isinstance(value, bool):
+            raise wrong()
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                raise wrong() from None
+        raise wrong("; it is not rounded for you" if isinstance(value, float) else "")
+    if spec is float:
+        if isinstance(value, bool):
+            raise wrong()
+        if isinstance(value, numbers.Real):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                raise wrong() from None
+        raise wrong()
+    if spec is str:
+        if not isinstance(value, str):
+            raise wrong(f"; quote it (-p {name} '\"{value}\"' or -r {name} {value})"
+                        if isinstance(value, (int, float)) and not isinstance(value, bool) else "")
+        return value
+    if isinstance(spec, tuple):
+        container, inner = spec
+        if not isinstance(value, (list, tuple)):
+            raise wrong()
+        return container(_coerce(v, inner, f"{name}[{i}]") for i, v in enumerate(value))
+    if isinstance(spec, dict):
+        if not isinstance(value, Mapping):
+            raise wrong()
+        unknown = sorted(set(value) - set(spec))
+        if unknown:
+            raise TypeError(f"setting {name} has no key(s) {unknown}; valid keys: {sorted(spec)}")
+        return {k: _coerce(v, spec[k], f"{name}[{k!r}]") for k, v in value.items()}
+    return value
+
+
+def _coerce_path(value: Any, name: str) -> str:
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    hint = (f"; papermill reads -p {name} {value} as a number: quote it (-p {name} '\"{value}\"') or pass it "
+            f"raw (-r {name} {value})") if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+    raise TypeError(f"setting {name} must be a path (str or os.PathLike), got {type(value).__name__} {value!r}{hint}")
+
+
+def _coerce_device(value: Any, name: str) -> str | torch.device:
+    if isinstance(value, (str, torch.device)):
+        return value
+    raise TypeError(f"setting {name} must be a device name (a string such as 'cpu', 'cuda' or 'auto') or a "
+                    f"torch.device, got {type(value).__name__} {value!r}")
+
+
 def chapter_config(chapter: str, profile: str = "cpu", **overrides: Any) -> ChapterConfig:
     """Settings of ``chapter`` at ``profile``, with ``overrides`` applied.
 
     Overrides whose value is ``None`` are ignored, so notebook parameters can default to ``None``
     ("use the profile's value"). An unknown chapter, profile or override raises ``ValueError``
-    listing the valid ones.
+    listing the valid ones. An override of the wrong type raises ``TypeError`` naming the setting and its
+    type, the type of the setting's values across the profiles: integers stay integers (1.9 is not rounded),
+    booleans must be ``True``/``False``, lists and tuples keep their element types; ``data_root`` is a path
+    (``str`` or ``os.PathLike``), ``device`` a string or ``torch.device``. Numeric strings are read as numbers
+    for integer and float settings.
     """
     if chapter not in CHAPTERS:
         raise ValueError(f"unknown chapter {chapter!r}; valid chapters: {sorted(CHAPTERS)}")
@@ -307,9 +457,15 @@ def chapter_config(chapter: str, profile: str = "cpu", **overrides: Any) -> Chap
     if unknown:
         raise ValueError(f"unknown setting(s) {unknown} for chapter {chapter!r}; valid settings: {sorted(values)}")
     for key, value in overrides.items():
-        if value is not None:
-            values[key] = type(values[key])(value) if isinstance(values[key], (int, float)) \
-                and not isinstance(values[key], bool) else value
+        if value is None:
+            continue
+        if key in _PATH_SETTINGS:
+            values[key] = _coerce_path(value, key)
+        elif key == "device":
+            values[key] = _coerce_device(value, key)
+        else:
+            examples = [{**COMMON[p], **CHAPTERS[chapter][p]}.get(key) for p in PROFILES]
+            values[key] = _coerce(value, _spec(examples), key)
     return ChapterConfig(chapter, profile, values)
 
 

@@ -8,6 +8,7 @@ computed from the full Jacobian, to show what the ascent does to the image and t
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple
 
 import torch
@@ -15,7 +16,8 @@ import torch
 from gandensity.numerics.priors import Prior, StandardNormal, UniformBox
 from gandensity.numerics.spectral import exact_metric, metric_matvec, stochastic_logdet
 
-__all__ = ["AscentTrace", "maximize_log_density"]
+__all__ = ["AscentTrace", "maximize_log_density", "AscentSummary", "summarize", "nearest_distance",
+           "intensity_tail"]
 
 
 class AscentTrace(NamedTuple):
@@ -98,3 +100,67 @@ def maximize_log_density(generator: Callable[[torch.Tensor], torch.Tensor], z0: 
             recorded_steps.append(step)
     z_r, images, exact, lam_min, lam_max = (torch.stack(t) for t in zip(*records))
     return AscentTrace(torch.tensor(recorded_steps), z_r, images, exact, lam_min, lam_max, torch.stack(estimates))
+
+
+class AscentSummary(NamedTuple):
+    """Per-trajectory numbers of an :class:`AscentTrace` (B trajectories), first against last record.
+
+    Attributes:
+        gain: (B,) log(p_final / p_init), exact, nats (the paper's Fig. 4 table).
+        prior_gain: (B,) the part of ``gain`` from the prior term log p(z).
+        volume_gain: (B,) the rest, -1/2 (log det M_final - log det M_init).
+        lambda_min_ratio, lambda_max_ratio, condition_ratio: (B,) final / initial lambda_min, lambda_max and
+            lambda_max / lambda_min of M.
+        estimate_error: (R - 1, B) |estimate - exact| of log p(G(z)) at the recorded steps before the last.
+        z_norm: (2, B) |z| at the start and at the end.
+    """
+
+    gain: torch.Tensor
+    prior_gain: torch.Tensor
+    volume_gain: torch.Tensor
+    lambda_min_ratio: torch.Tensor
+    lambda_max_ratio: torch.Tensor
+    condition_ratio: torch.Tensor
+    estimate_error: torch.Tensor
+    z_norm: torch.Tensor
+
+
+def summarize(trace: AscentTrace, prior: Prior | None = None) -> AscentSummary:
+    """The :class:`AscentSummary` of ``trace``, whose ascent used ``prior`` (default standard normal)."""
+    prior = prior if prior is not None else StandardNormal()
+    gain = trace.log_density[-1] - trace.log_density[0]
+    prior_gain = prior.log_prob(trace.z[-1].double()) - prior.log_prob(trace.z[0].double())
+    condition = trace.lambda_max / trace.lambda_min
+    # estimate[k] was taken at the latents after k steps, i.e. at the state recorded at step k
+    estimate_error = (trace.estimate[trace.steps[:-1]].double() - trace.log_density[:-1]).abs()
+    return AscentSummary(gain, prior_gain, gain - prior_gain, trace.lambda_min[-1] / trace.lambda_min[0],
+                         trace.lambda_max[-1] / trace.lambda_max[0], condition[-1] / condition[0],
+                         estimate_error, trace.z[[0, -1]].double().norm(dim=-1))
+
+
+@torch.no_grad()
+def nearest_distance(images: torch.Tensor, reference: torch.Tensor, *, chunk: int = 1024) -> torch.Tensor:
+    """Euclidean distance from each of ``images`` (B, ...) to its nearest neighbour in ``reference`` (N, ...).
+
+    Returns (B,) float64. A measure of how far an image lies from the data (out of distribution).
+    """
+    x = images.reshape(images.shape[0], -1).double()
+    best = torch.full((x.shape[0],), math.inf, dtype=torch.float64)
+    for r in reference.split(chunk):
+        best = torch.minimum(best, torch.cdist(x, r.reshape(r.shape[0], -1).double().to(x.device)).min(1).values)
+    return best
+
+
+@torch.no_grad()
+def intensity_tail(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Two-sided empirical tail probability of each image's mean pixel value among ``reference``'s: (B,).
+
+    For image b with mean pixel value m_b: min(share of reference images with mean <= m_b, share with mean >= m_b).
+    About 0.25 on average for images like the reference ones; 0 for an image darker (or brighter) than all of
+    them, a blank image among digits, say: a simple sign of an out-of-distribution image.
+    """
+    m = images.reshape(images.shape[0], -1).double().mean(1)
+    ref = reference.reshape(reference.shape[0], -1).double().mean(1).to(m.device)
+    below = (ref[None, :] <= m[:, None]).double().mean(1)
+    above = (ref[None, :] >= m[:, None]).double().mean(1)
+    return torch.minimum(below, above).cpu()

@@ -16,13 +16,15 @@ random direction is normalised to unit length, like the eigenvectors.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
+import numpy as np
 import torch
 
 from gandensity.numerics.spectral import exact_metric
 
-__all__ = ["metric_eigen", "random_unit_directions", "perturb", "relative_changes", "effective_dimension"]
+__all__ = ["metric_eigen", "random_unit_directions", "perturb", "relative_changes", "effective_dimension",
+           "eigen_counts", "FactorAnalysis", "analyse", "mean_ratio", "log_ratio_gap"]
 
 
 def metric_eigen(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
@@ -88,3 +90,45 @@ def effective_dimension(delta: torch.Tensor, tau: float | torch.Tensor) -> torch
     """v_eff(tau) = mean over latents of the number of eigenvectors with delta > tau; tau scalar or (T,)."""
     tau = torch.as_tensor(tau, dtype=delta.dtype)
     return (delta[..., None] > tau).sum(-2).double().mean(0)
+
+
+def eigen_counts(delta: torch.Tensor, tau: float) -> torch.Tensor:
+    """Per latent, the number of eigenvectors with delta(j, i) > tau: (B,) float64 (its mean is v_eff(tau))."""
+    return (delta > tau).sum(-1).double()
+
+
+class FactorAnalysis(NamedTuple):
+    """The metric's eigen-decomposition at B latents and the relative image changes along its eigenvectors.
+
+    Attributes:
+        eigenvalues: (B, n) float64, descending.
+        eigenvectors: (B, n, n) float64, column i for eigenvalue i.
+        delta: (B, n) delta(j, i) of :func:`relative_changes`.
+    """
+
+    eigenvalues: torch.Tensor
+    eigenvectors: torch.Tensor
+    delta: torch.Tensor
+
+
+def analyse(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, step: float, *,
+            random_draws: int = 64, seed: int = 0) -> FactorAnalysis:
+    """:func:`metric_eigen` and :func:`relative_changes` at the latents ``z`` (B, n) with step size ``step``."""
+    values, vectors = metric_eigen(generator, z)
+    delta = relative_changes(generator, z, vectors, step, random_draws=random_draws, seed=seed)
+    return FactorAnalysis(values.cpu(), vectors.cpu(), delta)
+
+
+def mean_ratio(pairs: torch.Tensor | np.ndarray) -> float:
+    """mean(pairs[:, 1]) / mean(pairs[:, 0]) for (N, 2) per-latent values: how v_eff changes between two models.
+
+    A statistic for a bootstrap over latents (the rows are resampled together).
+    """
+    pairs = np.asarray(pairs, dtype=float)
+    return float(pairs[:, 1].mean() / pairs[:, 0].mean())
+
+
+def log_ratio_gap(quads: torch.Tensor | np.ndarray) -> float:
+    """log mean_ratio(quads[:, :2]) - log mean_ratio(quads[:, 2:]) for (N, 4) per-latent values."""
+    quads = np.asarray(quads, dtype=float)
+    return float(np.log(mean_ratio(quads[:, :2])) - np.log(mean_ratio(quads[:, 2:])))

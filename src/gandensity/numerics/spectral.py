@@ -25,7 +25,10 @@ import torch
 from torch import nn
 
 __all__ = ["Matvec", "MetricMatvec", "LogdetEstimate", "metric_matvec", "power_method",
-           "chebyshev_coefficients", "polynomial_logdet", "stochastic_logdet", "exact_metric"]
+           "chebyshev_coefficients", "polynomial_logdet", "stochastic_logdet", "exact_metric",
+           "likelihood_error", "log_uniform_spectra", "SpectrumErrors", "spectrum_errors", "metric_eigenvalues",
+           "power_bound_ratio", "estimator_errors", "sweep_errors", "polynomial_bias", "GradientAgreement",
+           "gradient_agreement"]
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
 Method = Literal["chebyshev", "taylor"]
@@ -165,23 +168,96 @@ def polynomial_logdet(eigenvalues: torch.Tensor, *, order: int, eps: float, nu: 
     return lam.shape[-1] * torch.log(eps + nu[..., 0]) + total.sum(-1)
 
 
-def _infer_batch(matvec: Matvec, dim: int, dtype: torch.dtype, device: torch.device) -> int:
-    try:
-        out = matvec(torch.zeros(1, dim, dtype=dtype, device=device))
-    except Exception as err:  # noqa: BLE001 - re-raised with the fix
-        raise ValueError("could not infer how many matrices matvec multiplies (B): it failed on a (1, dim) "
-                         f"input ({type(err).__name__}: {err}); pass batch_size=B") from err
-    if out.ndim != 2 or out.shape[1] != dim:
-        raise ValueError(f"matvec must map (B, dim) to (B, dim) with dim={dim}; on a (1, {dim}) input it returned "
-                         f"shape {tuple(out.shape)}")
-    return out.shape[0]
+def _probe_matvec(matvec: Matvec, dim: int, batch_size: int | None, dtype: torch.dtype, dtype_known: bool,
+                  device: torch.device) -> tuple[int, torch.dtype]:
+    """(B, dtype) of ``matvec`` from one product with zero vectors.
+
+    With ``batch_size`` unknown the input is (1, dim) (a matvec that broadcasts its B matrices returns (B, dim));
+    with the dtype unknown, the other floating dtype is tried when the first fails (a float64 matrix closure
+    rejects float32 vectors), and a matvec that returns another floating dtype than it was given sets the dtype.
+    """
+    rows = batch_size or 1
+    candidates = [dtype] if dtype_known else [dtype, *(d for d in (torch.float64, torch.float32) if d != dtype)]
+    failures = []
+    for candidate in candidates:
+        try:
+            with torch.no_grad():
+                out = matvec(torch.zeros(rows, dim, dtype=candidate, device=device))
+        except Exception as err:  # noqa: BLE001 - re-raised with the fix below
+            failures.append((candidate, err))
+            continue
+        if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[1] != dim \
+                or (batch_size is not None and out.shape[0] != batch_size):
+            raise ValueError(f"matvec must map (B, dim) to (B, dim) with dim={dim}; on a ({rows}, {dim}) input it "
+                             f"returned {type(out).__name__} of shape {tuple(getattr(out, 'shape', ()))}")
+        found = candidate
+        if not dtype_known and out.is_floating_point() and out.dtype != candidate:
+            found = out.dtype  # e.g. a closure that casts to its matrix's dtype
+        return (batch_size or out.shape[0]), found
+    cand, err = failures[0]
+    tried = ", ".join(str(d).removeprefix("torch.") for d, _ in failures)
+    dtype_fix = (f"pass dtype= the dtype of matvec's matrix (tried {tried})" if not dtype_known else
+                 f"the probes are {str(cand).removeprefix('torch.')} (dtype=): pass dtype= the dtype of matvec's "
+                 "matrix if it differs")
+    if batch_size is None:
+        raise ValueError(f"could not infer how many matrices matvec multiplies (B): it failed on a (1, {dim}) "
+                         f"{str(cand).removeprefix('torch.')} input ({type(err).__name__}: {err}); pass batch_size=B "
+                         f"if it needs B rows, and {dtype_fix}") from err
+    raise ValueError(f"matvec failed on a ({batch_size}, {dim}) {str(cand).removeprefix('torch.')} input "
+                     f"({type(err).__name__}: {err}); {dtype_fix}") from err
+
+
+_BAD_SPECTRUM = ("warn", "raise")
+
+
+def _spectrum_problems(lam: torch.Tensor, quad: torch.Tensor | None, n: int, nu: torch.Tensor, *, eps: float,
+                       g: float, method: str, dtype: torch.dtype) -> list[str]:
+    """What the power method and the probes say against the assumption spectrum(A) in [eps, g * lambda_max]."""
+    def which(mask: torch.Tensor) -> str:
+        idx = mask.nonzero().flatten().tolist()
+        return f"{idx[:10]}{' ...' if len(idx) > 10 else ''}"
+
+    problems = []
+    lam = lam.detach()
+    tiny = torch.finfo(dtype).tiny
+    bad = lam < 0
+    if bad.any():
+        problems.append(f"the power method's lambda_max estimate is negative for matrices {which(bad)} "
+                        f"(min {lam.min().item():.3g}): A is not positive definite (check that matvec is a "
+                        "symmetric positive definite product)")
+    small = (lam >= 0) & (lam < tiny)
+    if small.any():
+        problems.append(f"the lambda_max estimate is zero or negligible (below {tiny:.3g}, the smallest normal "
+                        f"{str(dtype).removeprefix('torch.')}) for matrices {which(small)}: A is zero or too small "
+                        "for this dtype; rescale A" + ("" if dtype == torch.float64 else " or use dtype=torch.float64"))
+    if method == "chebyshev":
+        low = (lam > 0) & (lam <= eps)
+        if low.any():
+            problems.append(f"eps={eps:g} >= the lambda_max estimate for matrices {which(low)} (min "
+                            f"{lam[low].min().item():.3g}), so the whole spectrum lies below the assumed lower "
+                            "bound: lower eps below A's smallest eigenvalue")
+    if quad is not None:
+        q = quad.detach()
+        nonpos = (q <= 0).any(0)
+        if nonpos.any():
+            problems.append(f"a probe's quadratic form v^T A v is not positive for matrices {which(nonpos)} (min "
+                            f"{q.min().item():.3g}): A is not positive definite (is matvec a symmetric positive "
+                            "definite product? a singular metric J^T J needs a generator with full-rank Jacobian)")
+        rayleigh = q.max(0).values / n  # |v|^2 = n for Rademacher probes
+        over = rayleigh > nu * (1 + 100 * torch.finfo(dtype).eps)
+        if over.any():
+            problems.append(f"a probe's Rayleigh quotient v^T A v / |v|^2 exceeds g * lambda_max for matrices "
+                            f"{which(over)}, so the power method underestimated lambda_max: raise power_iters or "
+                            f"g={g:g}")
+    return problems
 
 
 def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int = 20, power_iters: int = 20,
                       g: float = 1.2, eps: float = 0.1, method: Method = "chebyshev",
                       batch_size: int | None = None, seed: int | None = None, vectorize: bool = True,
                       dtype: torch.dtype | None = None, device: torch.device | str | None = None,
-                      return_lambda_max: bool = False) -> torch.Tensor | LogdetEstimate:
+                      return_lambda_max: bool = False,
+                      on_bad_spectrum: Literal["warn", "raise"] = "warn") -> torch.Tensor | LogdetEstimate:
     """Estimate log det A for B symmetric positive-definite matrices given only products A v.
 
     Args:
@@ -201,6 +277,16 @@ def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int 
         dtype, device: of the probe vectors; read from ``matvec.dtype``/``.device`` if present, else the default
             dtype and the CPU.
         return_lambda_max: return :class:`LogdetEstimate` (logdet, lambda_max) instead of the (B,) tensor.
+        on_bad_spectrum: what to do when the evidence says the spectrum is outside [eps, g * lambda_max]: a
+            lambda_max estimate that is not positive or is negligible (below the dtype's smallest normal number),
+            eps >= lambda_max (Chebyshev), a probe quadratic form v^T A v that is not positive, or a probe
+            Rayleigh quotient above g * lambda_max. ``"warn"`` (``RuntimeWarning``) or ``"raise"``
+            (``ValueError``); the estimate is biased in all these cases.
+
+    Raises:
+        ValueError: a setting out of range or not finite, a matvec of the wrong shape or that fails on the
+            probes (the message names batch_size or dtype, whichever is the fix), a non-finite lambda_max, or (with
+            ``on_bad_spectrum="raise"``) a spectrum outside [eps, g * lambda_max].
 
     Returns:
         (B,) tensor of log-determinant estimates (or :class:`LogdetEstimate`). Its gradient is the spectral
@@ -212,19 +298,41 @@ def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int 
                              ("power_iters", power_iters, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if on_bad_spectrum not in _BAD_SPECTRUM:
+        raise ValueError(f"on_bad_spectrum must be one of {_BAD_SPECTRUM}, got {on_bad_spectrum!r}")
+    for name, value in (("g", g), ("eps", eps)):
+        try:
+            finite = math.isfinite(float(value))
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}") from None
+        if not finite:
+            raise ValueError(f"{name} must be finite, got {value!r}"
+                             + ("; g is a safety factor >= 1 on lambda_max (default 1.2)" if name == "g" else
+                                "; eps is the assumed lower bound of the spectrum, a small positive number "
+                                "(default 0.1)"))
+    g, eps = float(g), float(eps)
     if not g >= 1:
         raise ValueError(f"g must be >= 1 (a multiplier on the power method's estimate), got {g}")
     if not eps > 0:
         raise ValueError(f"eps must be > 0 (the assumed lower bound of the spectrum), got {eps}")
+    dtype_known = dtype is not None or getattr(matvec, "dtype", None) is not None
     dtype = dtype or getattr(matvec, "dtype", None) or torch.get_default_dtype()
     device = torch.device(device or getattr(matvec, "device", None) or "cpu")
     if batch_size is None:
-        batch_size = getattr(matvec, "batch_size", None) or _infer_batch(matvec, dim, dtype, device)
+        batch_size = getattr(matvec, "batch_size", None)
+    if batch_size is None or not dtype_known:
+        batch_size, dtype = _probe_matvec(matvec, dim, batch_size, dtype, dtype_known, device)
     B, n = batch_size, dim
 
     rng = torch.Generator().manual_seed(seed) if seed is not None else None
     start = torch.randn((B, n), generator=rng).to(dtype=dtype, device=device)
-    lam = power_method(matvec, start, power_iters)
+    try:
+        lam = power_method(matvec, start, power_iters)
+    except RuntimeError as err:
+        if "dtype" not in str(err) and "scalar type" not in str(err):
+            raise
+        raise ValueError(f"matvec failed on {str(dtype).removeprefix('torch.')} vectors ({err}); pass dtype= the "
+                         "dtype of matvec's matrix") from err
     if not torch.isfinite(lam).all():
         bad = (~torch.isfinite(lam)).nonzero().flatten().tolist()
         raise ValueError(f"the power method returned a non-finite lambda_max for matrices {bad[:10]}: "
@@ -232,6 +340,14 @@ def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int 
     nu = g * lam.detach().clamp_min(torch.finfo(dtype).tiny)  # (B,)
     V = _rademacher((probes, B, n), dtype, device, rng)  # (p, B, n)
     apply = torch.func.vmap(matvec) if vectorize else (lambda W: torch.stack([matvec(w) for w in W]))
+    AV = apply(V)  # the first product of either series, and the evidence of the probes' quadratic forms
+    problems = _spectrum_problems(lam, (V * AV).sum(-1), n, nu, eps=eps, g=g, method=method, dtype=dtype)
+    if problems:
+        message = ("stochastic_logdet: the spectrum is outside the assumed [eps, g * lambda_max], so the estimate "
+                   "is biased: " + "; ".join(problems))
+        if on_bad_spectrum == "raise":
+            raise ValueError(message)
+        warnings.warn(message + " (on_bad_spectrum='raise' makes this an error)", RuntimeWarning, stacklevel=2)
 
     if method == "chebyshev":
         scale = eps + nu  # (B,); A_bar = A / scale has spectrum in [a, b], a + b = 1
@@ -247,7 +363,7 @@ def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int 
         def shifted(W: torch.Tensor) -> torch.Tensor:
             return alpha * apply(W) - beta * W
 
-        w_prev, w = V, shifted(V)
+        w_prev, w = V, alpha * AV - beta * V
         s = c[0] * w_prev + c[1] * w
         for i in range(2, order + 1):
             w_prev, w = w, 2 * shifted(w) - w_prev
@@ -259,7 +375,165 @@ def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int 
         inv_nu = (1 / nu)[None, :, None]
         w, s = V, torch.zeros_like(V)
         for i in range(1, order + 1):
-            w = w - inv_nu * apply(w)
+            w = w - inv_nu * (AV if i == 1 else apply(w))
             s = s - w / i
         logdet = n * torch.log(nu) + (V * s).sum(-1).mean(0)
     return LogdetEstimate(logdet, lam) if return_lambda_max else logdet
+
+
+# ------------------------------------------------------------------ diagnostics of the estimator (chapter B1)
+#
+# Paper 001 judges the estimator by ln l_hat - ln l, the error of the log-likelihood in nats (its "relative
+# error", section 3). The log-likelihood carries -+1/2 log det M, so that error is half the error of log det M.
+
+
+def likelihood_error(logdet: torch.Tensor, exact_logdet: torch.Tensor) -> torch.Tensor:
+    """|ln l_hat - ln l| = |logdet - exact_logdet| / 2 in nats, per matrix: (B,) -> (B,) float64.
+
+    This is the paper's "relative error" ln l_hat - ln l ~ (l_hat - l) / l (paper 001, section 3), the same for a
+    pushforward (-1/2 log det) and a pullback (+1/2 log det) density.
+    """
+    return 0.5 * (logdet.detach().double().cpu() - exact_logdet.detach().double().cpu()).abs()
+
+
+def log_uniform_spectra(count: int, n: int, low: float, high: float, *, seed: int = 0) -> torch.Tensor:
+    """(count, n) float64 eigenvalues drawn log-uniformly on [low, high] (seeded)."""
+    if not 0 < low < high:
+        raise ValueError(f"need 0 < low < high, got {low}, {high}")
+    g = torch.Generator().manual_seed(seed)
+    u = torch.rand(count, n, generator=g, dtype=torch.float64)
+    return torch.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+
+
+class SpectrumErrors(NamedTuple):
+    """The estimator on symmetric matrices with known spectra (B matrices).
+
+    Attributes:
+        exact: (B,) log det A.
+        chebyshev, taylor: (B,) |ln l_hat - ln l| (nats) of Algorithm 1 and of the Taylor series at equal order.
+        bias: (B,) signed error (nats) of the Chebyshev polynomial alone (infinitely many probes), nu = g lambda_max.
+    """
+
+    exact: torch.Tensor
+    chebyshev: torch.Tensor
+    taylor: torch.Tensor
+    bias: torch.Tensor
+
+
+def spectrum_errors(eigenvalues: torch.Tensor, *, seed: int = 0, order: int = 10, probes: int = 20,
+                    power_iters: int = 20, g: float = 1.2, eps: float = 0.1) -> SpectrumErrors:
+    """Algorithm 1 (and Taylor) on Q diag(eigenvalues) Q^T with Haar-random Q, against the exact log det.
+
+    Args:
+        eigenvalues: (B, n) positive spectra.
+        seed: seeds Q and the probes.
+        order, probes, power_iters, g, eps: the estimator's (m, p, t, g, eps).
+    """
+    lam = eigenvalues.double()
+    q = torch.linalg.qr(torch.randn(*lam.shape, lam.shape[-1], generator=torch.Generator().manual_seed(seed),
+                                    dtype=torch.float64))[0]  # Haar-random orthogonal (up to signs)
+    matrices = q @ torch.diag_embed(lam) @ q.transpose(-1, -2)
+
+    def matvec(v: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bij,bj->bi", matrices, v)
+
+    exact = lam.log().sum(-1)
+    settings = dict(order=order, probes=probes, power_iters=power_iters, g=g, seed=seed,
+                    batch_size=lam.shape[0], dtype=torch.float64)
+    cheb = stochastic_logdet(matvec, lam.shape[-1], eps=eps, **settings)
+    taylor = stochastic_logdet(matvec, lam.shape[-1], method="taylor", **settings)
+    return SpectrumErrors(exact, likelihood_error(cheb, exact), likelihood_error(taylor, exact),
+                          polynomial_bias(lam, [order], eps=eps, g=g)[0])
+
+
+def metric_eigenvalues(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
+                       chunk_size: int = 8) -> torch.Tensor:
+    """Eigenvalues of M(z) = J^T J at each latent, ascending: (B, n) float64 on the CPU."""
+    return torch.linalg.eigvalsh(exact_metric(generator, z.detach(), chunk_size=chunk_size)).cpu()
+
+
+def power_bound_ratio(matvec: Matvec, dim: int, lambda_max: torch.Tensor, *, power_iters: int = 20,
+                      g: float = 1.2, seed: int = 0) -> torch.Tensor:
+    """nu / lambda_max = g lambda_hat_max / lambda_max per matrix, (B,) float64: >= 1 where nu is an upper bound.
+
+    lambda_hat_max is the power method's estimate exactly as :func:`stochastic_logdet` computes it (same start).
+    """
+    with torch.no_grad():
+        est = stochastic_logdet(matvec, dim, order=1, probes=1, power_iters=power_iters, g=g, seed=seed,
+                                return_lambda_max=True)
+    return g * est.lambda_max.double().cpu() / lambda_max.double().cpu()
+
+
+def estimator_errors(matvec: Matvec, dim: int, exact_logdet: torch.Tensor, *, seed: int = 0,
+                     **estimator: object) -> torch.Tensor:
+    """|ln l_hat - ln l| (nats) of :func:`stochastic_logdet` with the keyword settings ``estimator``: (B,)."""
+    with torch.no_grad():
+        est = stochastic_logdet(matvec, dim, seed=seed, **estimator)  # type: ignore[arg-type]
+    return likelihood_error(est, exact_logdet)
+
+
+def sweep_errors(matvec: Matvec, dim: int, exact_logdet: torch.Tensor, setting: str, values: list,
+                 *, seed: int = 0, **estimator: object) -> torch.Tensor:
+    """:func:`estimator_errors` with ``setting`` (e.g. ``"order"``, ``"probes"``) at each of ``values``: (V, B)."""
+    return torch.stack([estimator_errors(matvec, dim, exact_logdet, seed=seed, **{**estimator, setting: v})
+                        for v in values])
+
+
+def polynomial_bias(eigenvalues: torch.Tensor, orders: list[int], *, eps: float, g: float = 1.2) -> torch.Tensor:
+    """Signed (p_m - log det) / 2 in nats for each order: the Chebyshev polynomial's own error, (O, B) float64.
+
+    What :func:`stochastic_logdet` would make of ``eigenvalues`` (B, n) with infinitely many probes and an exact
+    power method (nu = g lambda_max), minus the exact log det, halved (the log-likelihood carries 1/2 log det).
+    """
+    lam = eigenvalues.double()
+    exact = lam.log().sum(-1)
+    nu = g * lam.max(-1).values
+    return torch.stack([0.5 * (polynomial_logdet(lam, order=m, eps=eps, nu=nu) - exact) for m in orders])
+
+
+class GradientAgreement(NamedTuple):
+    """Spectral backpropagation against autograd through the exact log det M, at one probe count.
+
+    Attributes:
+        probes: p.
+        cosine_z, rel_error_z: (B,) per latent, of the gradient of log det M(z_b) with respect to z_b.
+        cosine_params, rel_error_params: of the gradient of sum_b log det M(z_b) with respect to ``params``.
+    """
+
+    probes: int
+    cosine_z: torch.Tensor
+    rel_error_z: torch.Tensor
+    cosine_params: float
+    rel_error_params: float
+
+
+def gradient_agreement(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
+                       params: list[torch.Tensor], probe_counts: list[int], *, seed: int = 0,
+                       **estimator: object) -> list[GradientAgreement]:
+    """Gradients of log det M from :func:`stochastic_logdet` (each probe count) against the exact ones.
+
+    Args:
+        generator: maps (B, n) latents to outputs; per-sample (eval mode).
+        z: (B, n) latents.
+        params: tensors of the generator to differentiate with respect to (they must require grad).
+        probe_counts: the p values to compare.
+        seed: seeds the probes; estimator: the other settings of :func:`stochastic_logdet`.
+    """
+    from gandensity.numerics.density import generator_jacobian, half_logdet_metric
+
+    z = z.detach().clone().requires_grad_()
+    n = z.shape[1]
+    half, _ = half_logdet_metric(generator_jacobian(generator, z))  # exact, by the Jacobian and QR
+    exact = torch.autograd.grad(2 * half.sum(), [z, *params])
+    ref_z, ref_p = exact[0].double(), torch.cat([t.double().flatten() for t in exact[1:]])
+    rows = []
+    for p in probe_counts:
+        est = stochastic_logdet(metric_matvec(generator, z), n, probes=p, seed=seed, **estimator)  # type: ignore[arg-type]
+        got = torch.autograd.grad(est.sum(), [z, *params])
+        gz, gp = got[0].double(), torch.cat([t.double().flatten() for t in got[1:]])
+        cos_z = (gz * ref_z).sum(-1) / (gz.norm(dim=-1) * ref_z.norm(dim=-1))
+        rel_z = (gz - ref_z).norm(dim=-1) / ref_z.norm(dim=-1)
+        rows.append(GradientAgreement(p, cos_z.detach().cpu(), rel_z.detach().cpu(),
+                                      float(gp @ ref_p / (gp.norm() * ref_p.norm())),
+                                      float((gp - ref_p).norm() / ref_p.norm())))
+    return rows

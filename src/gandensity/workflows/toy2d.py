@@ -30,14 +30,16 @@ import torch
 from torch import nn
 
 from gandensity.workflows import cache
-from gandensity.numerics import spectral, validation
+from gandensity.numerics import operators, priors, spectral
 from gandensity.numerics.spectral import LogdetEstimate, metric_matvec, stochastic_logdet
 
 __all__ = ["ENERGIES", "LOG_Z_BOX", "energy", "log_partition", "Density", "Crescent", "RingMixture", "DENSITIES",
            "density", "BottleneckResNet", "jacobian_and_output", "exact_logdet_metric", "EstimatorSettings",
            "MetricTerms", "metric_terms", "log_normal", "pushforward_log_density", "pullback_log_density",
            "relative_error", "FitConfig", "FitResult", "HISTORY_KEYS", "fit_reverse_kl", "fit_forward_kl",
-           "model_log_likelihood", "model_samples", "grid_points"]
+           "model_log_likelihood", "model_samples", "grid_points", "seeded_network", "initial_model",
+           "RouteComparison", "compare_routes", "tail_steps", "ReverseSummary", "reverse_summary",
+           "ForwardSummary", "forward_summary"]
 
 Tensor = torch.Tensor
 MatvecKind = Literal["dense", "implicit"]
@@ -205,6 +207,13 @@ def density(name: str) -> Density:
 # ----------------------------------------------------------------------------- the network
 
 
+def seeded_network(seed: int, **kwargs: float) -> "BottleneckResNet":
+    """A :class:`BottleneckResNet` (``kwargs`` passed on) initialised from ``seed``; the global RNG is untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return BottleneckResNet(**kwargs)
+
+
 class BottleneckResNet(nn.Module):
     """The paper's map R^2 -> R^2: ``blocks`` residual bottleneck blocks x <- x + b(x).
 
@@ -325,13 +334,14 @@ def metric_terms(f: Callable[[Tensor], Tensor], inputs: Tensor, settings: Estima
     jac, out = jacobian_and_output(f, inputs)
     exact = exact_logdet_metric(jac)
     if matvec == "dense":
-        product = validation.dense_matvec(jac.transpose(1, 2) @ jac)
+        product = operators.dense_matvec(jac.transpose(1, 2) @ jac)
     else:
         product = metric_matvec(f, inputs)
     with warnings.catch_warnings():  # the implicit route's jvp, as in jacobian_and_output
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
         est = stochastic_logdet(product, inputs.shape[1], order=settings.order, probes=settings.probes,
                                 power_iters=settings.power_iters, g=settings.g, eps=settings.eps, seed=seed,
+                                batch_size=inputs.shape[0], dtype=out.dtype, device=out.device,
                                 return_lambda_max=True)
     assert isinstance(est, LogdetEstimate)
     return MetricTerms(out, est.logdet, est.lambda_max, exact)
@@ -339,7 +349,7 @@ def metric_terms(f: Callable[[Tensor], Tensor], inputs: Tensor, settings: Estima
 
 def log_normal(z: Tensor) -> Tensor:
     """log N(z; 0, I) of each row of z (B, n) -> (B,)."""
-    return -0.5 * z.pow(2).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
+    return priors.StandardNormal().log_prob(z)
 
 
 def pushforward_log_density(z: Tensor, logdet: Tensor) -> Tensor:
@@ -357,9 +367,9 @@ def relative_error(logdet: Tensor, exact_logdet: Tensor) -> Tensor:
 
     ln l_hat - ln l = ln(l_hat / l) ~ (l_hat - l) / l (paper 001, section 3). Both log-likelihoods carry
     -+1/2 log det(J^T J) and share every other term, so |ln l_hat - ln l| = |logdet - exact| / 2 in either
-    direction (reverse or forward).
+    direction (reverse or forward); see :func:`gandensity.numerics.spectral.likelihood_error`.
     """
-    return 0.5 * (logdet.detach().double() - exact_logdet).abs()
+    return spectral.likelihood_error(logdet, exact_logdet)
 
 
 # ----------------------------------------------------------------------------- training
@@ -422,9 +432,7 @@ HISTORY_KEYS = ("loss", "loss_exact", "rel_error", "signed_error", "lambda_max")
 def _train(config: FitConfig, objective: Callable[[BottleneckResNet, int, torch.Generator], tuple[Tensor, ...]],
            label: str, progress: bool) -> dict:
     start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG untouched
-        torch.manual_seed(config.seed)
-        model = BottleneckResNet()
+    model = initial_model(config)
     gen = torch.Generator().manual_seed(config.seed + 1)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     records = torch.zeros(config.steps, len(HISTORY_KEYS), dtype=torch.float64)
@@ -433,7 +441,12 @@ def _train(config: FitConfig, objective: Callable[[BottleneckResNet, int, torch.
         from tqdm import tqdm
         steps = tqdm(steps, desc=label, unit="step", file=sys.stderr, mininterval=1.0)
     for step in steps:
-        loss, loss_exact, terms = objective(model, step, gen)
+        with warnings.catch_warnings():
+            # Near a fold the spectrum leaves [eps, g lambda_max] at some step or other; the history records the
+            # resulting error at every step (rel_error, signed_error), so a warning per step would add nothing.
+            warnings.filterwarnings("ignore", message=r"stochastic_logdet: the spectrum is outside",
+                                    category=RuntimeWarning)
+            loss, loss_exact, terms = objective(model, step, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -444,13 +457,19 @@ def _train(config: FitConfig, objective: Callable[[BottleneckResNet, int, torch.
     return {"model": model.state_dict(), "history": history, "seconds": time.perf_counter() - start}
 
 
+def initial_model(config: FitConfig) -> BottleneckResNet:
+    """The network a fit with ``config`` starts from (the same initialisation as the trained model's)."""
+    return seeded_network(config.seed)
+
+
 def _fit(kind: str, target: str, config: FitConfig,
          objective: Callable[[BottleneckResNet, int, torch.Generator], tuple[Tensor, ...]], *,
          use_cache: bool, progress: bool | None, verbose: bool) -> FitResult:
     from gandensity.workflows.training import progress_enabled
 
     parts = {"kind": kind, "target": target, "config": asdict(config),
-             "code": cache.code_version(spectral, sys.modules[__name__]), "threads": torch.get_num_threads()}
+             "code": cache.code_version(operators, priors, spectral, sys.modules[__name__]),
+             "threads": torch.get_num_threads()}
     show = progress_enabled() if progress is None else progress
     result, hit, _ = cache.cached(f"toy2d-{kind}-{target}", parts,
                                   lambda: _train(config, objective, f"{kind} {target}", show), enabled=use_cache)
@@ -542,3 +561,128 @@ def model_samples(f: Callable[[Tensor], Tensor], z: Tensor, *, chunk: int = 4096
             xs.append(x)
             logq.append(pushforward_log_density(zc.double(), exact_logdet_metric(jac)))
     return torch.cat(xs), torch.cat(logq)
+
+
+# ----------------------------------------------------------------------------- summaries for chapter B2
+
+
+class RouteComparison(NamedTuple):
+    """Both matvec routes of :func:`metric_terms` on one network and batch.
+
+    Attributes:
+        seconds: {"dense": s, "implicit": s}, one timed call each (after a warm-up call).
+        route_gap: largest |difference| of the two log-det estimates (nats).
+        sample_error: (B,) |ln l_hat - ln l| per sample (dense route).
+        batch_error: |mean_b (ln l_hat - ln l)|, the error of the batch's mean log-likelihood.
+        eigenvalues: (B, 2) eigenvalues of M = J^T J, ascending.
+    """
+
+    seconds: dict[str, float]
+    route_gap: float
+    sample_error: Tensor
+    batch_error: float
+    eigenvalues: Tensor
+
+
+def compare_routes(f: Callable[[Tensor], Tensor], inputs: Tensor, settings: EstimatorSettings, *,
+                   seed: int = 0) -> RouteComparison:
+    """Time the dense and the implicit matvec routes of :func:`metric_terms` and compare their estimates."""
+    seconds, estimates = {}, {}
+    for route in ("dense", "implicit"):
+        metric_terms(f, inputs, settings, matvec=route, seed=seed)  # warm-up
+        start = time.perf_counter()
+        terms = metric_terms(f, inputs, settings, matvec=route, seed=seed)
+        seconds[route], estimates[route] = time.perf_counter() - start, terms.logdet.detach().double()
+    exact = terms.exact_logdet
+    jac = jacobian_and_output(f, inputs)[0].detach().double()
+    return RouteComparison(seconds, float((estimates["dense"] - estimates["implicit"]).abs().max()),
+                           relative_error(estimates["dense"], exact),
+                           float(0.5 * (estimates["dense"] - exact).mean().abs()),
+                           torch.linalg.eigvalsh(jac.transpose(1, 2) @ jac))
+
+
+def tail_steps(fit: FitResult, fraction: float = 0.1) -> int:
+    """How many of the last steps make up ``fraction`` of a fit's history (at least 1)."""
+    return max(1, int(len(fit.history["loss"]) * fraction))
+
+
+class ReverseSummary(NamedTuple):
+    """A reverse-KL fit (f: Z -> X) in numbers; losses are means over the first / last 10% of steps.
+
+    Attributes:
+        loss_start, loss_end: the optimised loss (estimated log-det).
+        loss_exact_end: the same objective with the exact log-det, last 10%.
+        batch_error, sample_error: medians over all steps of |mean_b(ln l_hat - ln l)| and mean_b|...|.
+        batch_error_end: the batch error's median over the last 10% of steps.
+        folded: share of samples with det J < 0 (f reverses orientation there: it folds the plane).
+        below_eps: share of samples with lambda_min(M) < eps.
+        in_box: share of samples x = f(z) in [-4, 4]^2.
+        samples: (B, 2) the samples x = f(z_eval).
+    """
+
+    loss_start: float
+    loss_end: float
+    loss_exact_end: float
+    batch_error: float
+    sample_error: float
+    batch_error_end: float
+    folded: float
+    below_eps: float
+    in_box: float
+    samples: Tensor
+
+
+def reverse_summary(fit: FitResult, z: Tensor) -> ReverseSummary:
+    """Summarise a :func:`fit_reverse_kl` result from its history and its samples at latents ``z`` (B, 2)."""
+    h, tail = fit.history, tail_steps(fit)
+    x, _ = model_samples(fit.model, z)
+    with torch.no_grad():
+        jac = jacobian_and_output(fit.model, z.float())[0].double()
+    lam = torch.linalg.eigvalsh(jac.transpose(1, 2) @ jac)
+    return ReverseSummary(
+        float(h["loss"][:tail].mean()), float(h["loss"][-tail:].mean()), float(h["loss_exact"][-tail:].mean()),
+        float(h["signed_error"].abs().median()), float(h["rel_error"].median()),
+        float(h["signed_error"][-tail:].abs().median()), float((torch.linalg.det(jac) < 0).double().mean()),
+        float((lam[:, 0] < fit.config.eps).double().mean()), float((x.abs() <= 4).all(1).double().mean()), x)
+
+
+class ForwardSummary(NamedTuple):
+    """A forward-KL fit (f: X -> Z) in numbers, on held-out samples of the target.
+
+    Attributes:
+        loss_start, loss_end: the optimised loss, means over the first / last 10% of steps.
+        ll_init, ll: mean exact held-out log q before (:func:`initial_model`) and after training.
+        ll_true: mean true log p of the held-out samples.
+        gap: (N,) log q(x) - log p(x) per held-out sample; its mean is -KL(P || Q) <= 0 for a normalized Q.
+        batch_error, sample_error: medians over steps, as in :class:`ReverseSummary`.
+        folded: share of held-out samples with det J < 0.
+        mass: integral of q over [-box, box]^2 (midpoint rule); 1 at most for a normalized Q.
+    """
+
+    loss_start: float
+    loss_end: float
+    ll_init: float
+    ll: float
+    ll_true: float
+    gap: Tensor
+    batch_error: float
+    sample_error: float
+    folded: float
+    mass: float
+
+
+def forward_summary(fit: FitResult, target: Density, held_out: Tensor, *, box: float = 8.0,
+                    grid: int = 300) -> ForwardSummary:
+    """Summarise a :func:`fit_forward_kl` result on ``held_out`` (N, 2) samples of ``target``."""
+    h, tail = fit.history, tail_steps(fit)
+    log_q = model_log_likelihood(fit.model, held_out)
+    log_p = target.log_prob(held_out.double())
+    with torch.no_grad():
+        jac = jacobian_and_output(fit.model, held_out.float())[0].double()
+    points, _ = grid_points(-box, box, grid)
+    mass = torch.exp(torch.logsumexp(model_log_likelihood(fit.model, points), 0)) * (2 * box / grid) ** 2
+    return ForwardSummary(
+        float(h["loss"][:tail].mean()), float(h["loss"][-tail:].mean()),
+        float(model_log_likelihood(initial_model(fit.config), held_out).mean()), float(log_q.mean()),
+        float(log_p.mean()), log_q - log_p, float(h["signed_error"].abs().median()), float(h["rel_error"].median()),
+        float((torch.linalg.det(jac) < 0).double().mean()), float(mass))

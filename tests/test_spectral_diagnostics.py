@@ -1,0 +1,94 @@
+"""Diagnostics of the stochastic log-determinant (chapter B1), against closed forms and brute force."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from gandensity.numerics import spectral, validation
+
+
+def test_likelihood_error_is_half_the_logdet_error():
+    est, exact = torch.tensor([3.0, -1.0]), torch.tensor([1.0, 1.0], dtype=torch.float64)
+    torch.testing.assert_close(spectral.likelihood_error(est, exact), torch.tensor([1.0, 1.0], dtype=torch.float64))
+
+
+def test_log_uniform_spectra_lie_in_the_interval_and_are_seeded():
+    lam = spectral.log_uniform_spectra(50, 40, 0.1, 100.0, seed=3)
+    assert lam.shape == (50, 40) and lam.dtype == torch.float64
+    assert lam.min() >= 0.1 and lam.max() <= 100.0
+    assert abs(lam.log10().mean().item() - 0.5) < 0.05  # log-uniform on [-1, 2]: mean 0.5
+    torch.testing.assert_close(lam, spectral.log_uniform_spectra(50, 40, 0.1, 100.0, seed=3))
+
+
+def test_spectrum_errors_small_inside_eps_and_biased_below():
+    well = spectral.spectrum_errors(spectral.log_uniform_spectra(8, 20, 1.0, 10.0), seed=0, order=30, probes=200)
+    torch.testing.assert_close(well.exact, spectral.log_uniform_spectra(8, 20, 1.0, 10.0).log().sum(-1))
+    assert well.bias.abs().max() < 1e-3 and well.chebyshev.median() < 0.3
+    below = spectral.spectrum_errors(spectral.log_uniform_spectra(8, 20, 1e-3, 10.0), seed=0)
+    assert (below.bias > 1.0).all()  # eigenvalues below eps = 0.1 push the polynomial up
+
+
+def test_chebyshev_beats_taylor_at_equal_order_on_a_wide_spectrum():
+    lam = spectral.log_uniform_spectra(8, 50, 0.1, 100.0, seed=1)
+    exact = lam.log().sum(-1)
+    nu = 1.2 * lam.max(-1).values
+    cheb = (spectral.polynomial_logdet(lam, order=10, eps=0.1, nu=nu) - exact).abs()
+    taylor = (spectral.polynomial_logdet(lam, order=10, eps=0.1, nu=nu, method="taylor") - exact).abs()
+    assert (cheb < taylor).all()
+
+
+def test_polynomial_bias_falls_with_the_order_and_matches_polynomial_logdet():
+    lam = spectral.log_uniform_spectra(4, 30, 1e-3, 10.0, seed=2)
+    bias = spectral.polynomial_bias(lam, [10, 100, 1000], eps=1e-4)
+    assert bias.shape == (3, 4)
+    assert (bias.abs()[1:] < bias.abs()[:-1]).all() and bias.abs()[-1].max() < 0.05
+    direct = spectral.polynomial_logdet(lam, order=10, eps=1e-4, nu=1.2 * lam.max(-1).values) - lam.log().sum(-1)
+    torch.testing.assert_close(bias[0], 0.5 * direct)
+
+
+def test_probe_noise_falls_like_one_over_root_p():
+    lam = spectral.log_uniform_spectra(12, 20, 1.0, 10.0, seed=0)
+    errors = torch.stack([spectral.spectrum_errors(lam, seed=0, order=20, probes=p).chebyshev for p in (1, 256)])
+    assert errors[1].mean() < errors[0].mean() / 4  # 1/sqrt(256) = 1/16, with room for chance
+
+
+def test_power_bound_ratio_is_g_once_the_power_method_converged():
+    lam = torch.tensor([5.0, 1.0, 0.5], dtype=torch.float64)
+    z = torch.randn(2, 3, dtype=torch.float64)
+    mv = spectral.metric_matvec(lambda v: v * lam.sqrt(), z)  # M = diag(lam) at every latent
+    ratio = spectral.power_bound_ratio(mv, 3, torch.full((2,), 5.0), power_iters=60, g=1.2, seed=0)
+    torch.testing.assert_close(ratio, torch.full((2,), 1.2, dtype=torch.float64), rtol=1e-6, atol=0)
+    few = spectral.power_bound_ratio(mv, 3, torch.full((2,), 5.0), power_iters=1, g=1.0, seed=0)
+    assert (few <= 1 + 1e-12).all()  # a Rayleigh quotient never exceeds lambda_max
+
+
+def test_estimator_and_sweep_errors_agree_with_stochastic_logdet():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 10)).double().requires_grad_(False)
+    z = torch.randn(4, 3, dtype=torch.float64)
+    exact = validation.metric_logdet(net, z)
+    mv = spectral.metric_matvec(net, z)
+    errors = spectral.estimator_errors(mv, 3, exact, seed=1, order=20, eps=1e-3)
+    direct = spectral.stochastic_logdet(mv, 3, order=20, eps=1e-3, seed=1)
+    torch.testing.assert_close(errors, 0.5 * (direct.double() - exact).abs())
+    sweep = spectral.sweep_errors(mv, 3, exact, "order", [2, 20], seed=1, eps=1e-3)
+    torch.testing.assert_close(sweep[1], errors)
+    eig = spectral.metric_eigenvalues(net, z)
+    torch.testing.assert_close(eig.log().sum(-1), exact)
+    assert (eig[:, 1:] >= eig[:, :-1]).all()
+
+
+def test_gradient_agreement_is_exact_in_the_limit():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 8)).double()
+    z = torch.randn(3, 3, dtype=torch.float64)
+    weight = net[0].weight
+    rows = spectral.gradient_agreement(net, z, [weight], [1, 1000], seed=0, order=40, eps=1e-3)
+    assert [r.probes for r in rows] == [1, 1000]
+    assert rows[-1].cosine_z.min() > 0.99 and rows[-1].rel_error_z.max() < 0.1
+    assert rows[-1].cosine_params > 0.99 and rows[-1].rel_error_params < 0.1
+    assert rows[0].rel_error_params > rows[-1].rel_error_params
+    assert math.isfinite(rows[0].cosine_params)
