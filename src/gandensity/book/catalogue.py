@@ -44,15 +44,6 @@ _CELEBA = ("needs CelebA at 64x64, which this project reads only from a local da
 
 _000 = [
     _not_run(
-        "000", "Fig. 1",
-        "Caption-conditioned StackGAN birds of high density look typical and those of low density look like "
-        "outliers with strange behaviours.",
-        "StackGAN images with high probability density are typical in appearance, while low density images "
-        "appear as distribution “outliers” with strange behaviors.",
-        "needs a StackGAN with its text encoder trained on CUB birds; neither the weights nor CUB can be had "
-        "offline, and no chapter trains a caption-conditioned GAN",
-        "StackGAN trained on CUB, most and least likely samples for two captions"),
-    _not_run(
         "000", "Sec. 4",
         "Training the regressor with a smooth L1 loss instead of the L2 loss leaves the qualitative results "
         "unchanged.",
@@ -96,15 +87,6 @@ _000 = [
 ]
 
 _001 = [
-    _not_run(
-        "001", "Fig. 1(c)",
-        "With longer training, the samples of the models for the third and fourth test energies drift away from "
-        "the origin despite the spectral-norm regularizer.",
-        "Despite the use of this regularizer, we find that continuing to train the models for these last two "
-        "test energies causes the samples to drift away from the origin (see Figure 1(c)).",
-        "needs about 130,000 iterations per model (epoch 26 at 5,000 iterations per epoch); chapter B2 trains "
-        "2,000 steps per model at the published cpu profile and 50,000 at the paper profile",
-        "Wide ResNet of four bottleneck blocks (hidden size 32), batch 64, Adam 1e-4, rho = 8e-2, epoch 26"),
     _not_run(
         "001", "Fig. 3",
         "Samples and model log-likelihood of a CelebA and an LSUN Bedroom DCGAN over the same fixed grids in "
@@ -153,17 +135,6 @@ _002 = [
         _STYLEGAN_XL_BIRDS,
         "StyleGAN-XL on ImageNet, inversion in Z space from ~500 samples, ~4 restarts, ~500-750 Adam steps"),
     _not_run(
-        "002", "Fig. 4",
-        "With the perceptual LPIPS distance too, classifiers and outlier detectors built on the GAN manifold lose "
-        "to the 1NN baseline.",
-        "The GANs are usually worse than the simple 1NN classifier (in blue), even when using a more perceptual "
-        "distance such as LPIPS (Zhang et al. 2018b). The performance of GANs as outlier detectors is not much "
-        "better, as shown in figure 4 (top) - the performance of most GANs is worse than random, even when using "
-        "the perceptual distance.",
-        _LPIPS + "; the paper's GANs also need pretrained weights",
-        "StyleGAN-XL, ReACGAN, BigGAN-DiffAug, BigGAN, StyleGAN2-ADA; 1000 CIFAR10 test samples, ImageNet sports "
-        "car vs blue heron, 1000 AFHQ images; single colours and SVHN as outliers"),
-    _not_run(
         "002", "Fig. 4 (top)",
         "The 1NN outlier detector with the LPIPS distance is always better than chance.",
         "On the other hand, the 1NN outlier detector is always better than chance when using LPIPS.",
@@ -186,16 +157,6 @@ _002 = [
         "or not.",
         _STYLEGAN_XL_BIRDS,
         "StyleGAN-XL trained on ImageNet blue herons; sports cars and rescaled SVHN images"),
-    _not_run(
-        "002", "Fig. 7 (left)",
-        "As generative classifiers by likelihood, the GANs are outperformed by the 1NN baseline and by other "
-        "generative models.",
-        "The GANs are outperformed by simple baselines, as well as other generative models.",
-        "no chapter classifies by likelihood: it needs an AIS estimate of every test image under one GAN per "
-        "class (ten times chapter C2's AIS cost with C1's per-class GANs), beyond a chapter's CPU budget; the "
-        "paper's GANs need pretrained weights, and its Glow and DDPM++ accuracies are quoted from other papers",
-        "StyleGAN-XL, ReACGAN, BigGAN on CIFAR10, ImageNet and AFHQ; AIS with 500 steps, 4 chains, 10 leapfrogs; "
-        "LPIPS 1NN baseline"),
     _not_run(
         "002", "App. B.1",
         "About 750 iterations suffice for GAN inversion to converge.",
