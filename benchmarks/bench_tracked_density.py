@@ -119,7 +119,7 @@ def rng(device: torch.device, seed: int) -> torch.Generator:
 
 
 def draw_inputs(g: tracked.TrackedGenerator, n: int, gen: torch.Generator) -> tuple[Tensor, list[Tensor]]:
-    """The z and noise draws of ``g.sample(n, generator=gen)``, in the same order (hence the same values)."""
+    """The z and noise draws of ``g.sample(n, rng=gen)``, in the same order (hence the same values)."""
     device = next(g.parameters()).device
     z = torch.randn(n, g.latent_dim, generator=gen, device=device)
     return z, [torch.randn(n, *s, generator=gen, device=device) for s in g.noise_shapes]
@@ -297,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
             for b in batches:
                 tr, fw, wl, dc = alternate([
-                    lambda: g.sample(b, generator=rng(device, args.seed + 1)),  # [1] tracked route
+                    lambda: g.sample(b, rng=rng(device, args.seed + 1)),  # [1] tracked route
                     lambda: plain_forward(g, *draw_inputs(g, b, rng(device, args.seed + 1))),  # [2] its bound
                     lambda: weight_logdets(g),  # (a): per batch, whatever b is
                     lambda: dcgan(sample_latents(b, n, device, args.seed)),  # the DCGAN's plain forward

@@ -46,10 +46,11 @@ from IPython.display import Markdown, display
 import gandensity as gd
 from gandensity.book import claims, plotting
 from gandensity.book.chapter import start, wrap
+from gandensity.book.specs import gan_spec
 from gandensity.numerics import validation
 from gandensity.workflows import evaluation
 from gandensity.workflows.data import load
-from gandensity.workflows.training import dcgan_for
+from gandensity.workflows.training import train_gan
 
 run = start("a1_exact_density", profile, data_root=data_root, device=device, seed=seed,
             epochs=epochs, width=width, num_samples=num_samples,
@@ -122,7 +123,7 @@ print(f"closed-form checks: {len(checks)}; all within 1e-8 nats:",
 # training summary:
 
 # %%
-gan, train = dcgan_for(cfg, device=dev, verbose=False)
+gan, train = train_gan(gan_spec(cfg), device=dev, verbose=False)
 print(gan.summary())
 G = gan.generator
 n = G.config.latent_dim

@@ -50,14 +50,16 @@ import torch
 import gandensity as gd
 from gandensity.book import claims, plotting
 from gandensity.book.chapter import start, wrap
+from gandensity.book.specs import gan_spec
 from gandensity.workflows import evaluation, regressors
+from gandensity.workflows.training import train_gan
 from gandensity.workflows.data import load
 
 run = start("a2_sanity_checks", profile, data_root=data_root, device=device, seed=seed,
             triplets=triplets, regressor_width=regressor_width,
             regressor_epochs=regressor_epochs, loss=loss, pool=pool)
 cfg, dev = run.config, run.device
-gan_cfgs = {name: regressors.gan_config(cfg, name, epochs=epochs, width=width)
+gan_cfgs = {name: gan_spec(cfg, name, epochs=epochs, width=width)
             for name in ("mnist", "natural")}
 reg_cfg = regressors.RegressorConfig(width=cfg.regressor_width,
                                      epochs=cfg.regressor_epochs, loss=cfg.loss)
@@ -95,9 +97,9 @@ reg_cfg = regressors.RegressorConfig(width=cfg.regressor_width,
 # %%
 gans, trains, tests = {}, {}, {}
 for name, gcfg in gan_cfgs.items():
-    gans[name], trains[name] = regressors.gan_for(gcfg, device=dev, verbose=False)
-    tests[name] = regressors.load_split(gcfg, "test")
-    print(f"{name}: {gans[name].summary()}")
+    gans[name], trains[name] = train_gan(gcfg, device=dev, verbose=False)
+    tests[name] = gcfg.data.load("test")
+    print(wrap(f"{name}: {gans[name].summary()}"))
     print(wrap(f"  data: {trains[name].description}; {len(trains[name].images)} "
                f"training, {len(tests[name].images)} held-out images"))
 run.glue("a2-triplets", f"{cfg.triplets:,}")
@@ -189,7 +191,7 @@ run.figure("a2-regressors", fig)
 predicted = {name: {split: regressors.predict(regs[name].model, data.images.to(dev))
                     for split, data in (("train", trains[name]), ("test", tests[name]))}
              for name in gans}
-other_digits = load("digits", channels=gan_cfgs["mnist"]["channels"])
+other_digits = load("digits", channels=gan_cfgs["mnist"].data.channels)
 predicted_other = regressors.predict(regs["mnist"].model, other_digits.images.to(dev))
 ks = {name: claims.Estimate(*evaluation.bootstrap_two_sample(p["train"], p["test"],
                                                              evaluation.ks_distance))

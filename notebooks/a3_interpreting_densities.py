@@ -47,13 +47,14 @@ from IPython.display import display
 
 from gandensity.book import claims, plotting
 from gandensity.book.chapter import start, wrap
+from gandensity.book.specs import gan_spec
 from gandensity.workflows import evaluation, regressors
 
 run = start("a3_interpreting_densities", profile, data_root=data_root, device=device,
             seed=seed, triplets=triplets, regressor_width=regressor_width,
             regressor_epochs=regressor_epochs, loss=loss, top_k=top_k)
 cfg, dev = run.config, run.device
-gan_cfgs = {name: regressors.gan_config(cfg, name, epochs=epochs, width=width)
+gan_cfgs = {name: gan_spec(cfg, name, epochs=epochs, width=width)
             for name in ("mnist", "mnist_without_1s", "natural")}
 reg_cfg = regressors.RegressorConfig(width=cfg.regressor_width,
                                      epochs=cfg.regressor_epochs, loss=cfg.loss)
@@ -70,7 +71,7 @@ fit = {"regressor": reg_cfg, "triplets": cfg.triplets, "chunk_size": cfg.chunk_s
 
 # %%
 gan, train, reg = regressors.pixel_regressor_for(gan_cfgs["mnist"], **fit)
-test = regressors.load_split(gan_cfgs["mnist"], "test")
+test = gan_cfgs["mnist"].data.load("test")
 k = min(cfg.top_k, len(test.labels) // 4)
 score = regressors.predict(reg.model, test.images.to(dev))
 ranked = evaluation.top_bottom(score, k)
@@ -198,9 +199,9 @@ run.figure("a3-background", fig)
 
 # %%
 gan_nat, train_nat, reg_nat = regressors.pixel_regressor_for(gan_cfgs["natural"], **fit)
-test_nat = regressors.load_split(gan_cfgs["natural"], "test")
-digits3 = regressors.load_split(gan_cfgs["mnist"], "test",
-                                channels=gan_cfgs["natural"]["channels"])
+test_nat = gan_cfgs["natural"].data.load("test")
+digits3 = gan_cfgs["mnist"].data.load(
+    "test", channels=gan_cfgs["natural"].data.channels)
 both = torch.cat([test_nat.images, digits3.images])
 is_digit = torch.cat([torch.zeros(len(test_nat.images), dtype=torch.bool),
                       torch.ones(len(digits3.images), dtype=torch.bool)])
@@ -276,7 +277,7 @@ print(f"roughness: top-{k_nat} {float(rough[ranked_nat.top].mean()):.3f}, "
       f"all {float(rough.mean()):.3f}")
 print(f"Spearman correlation of density with roughness (natural images): "
       f"{rho_rough:.2f}")
-if gan_cfgs["natural"]["data"] == "photo_patches":  # which scenes are likely
+if gan_cfgs["natural"].data.name == "photo_patches":  # which scenes are likely
     print("mean predicted log-density by source photo:")
     display(evaluation.mean_by_class(score_nat, test_nat.labels, evaluation.PHOTO_NAMES)
             .style.format({"mean": "{:.0f}"}))
@@ -309,7 +310,7 @@ run.figure("a3-natural", fig)
 # patches have no classes; on the `paper` profile, with CIFAR-10, the cell below shows them.
 
 # %%
-if gan_cfgs["natural"]["data"] == "cifar10":
+if gan_cfgs["natural"].data.name == "cifar10":
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
     for i, (cls, title) in enumerate(((0, "airplanes"), (1, "cars"))):
         idx = (test_nat.labels == cls).nonzero().flatten()
@@ -366,7 +367,7 @@ run.claim("000", "Sec. 6.1, Fig. 7", "Trained without 1s, the density still rank
               claims.above(share_no1, 3 * base, what="share of 1s in the top"),
               claims.above(share_no1, 0.9, what="share of 1s in the top")),
           scale=f"{scale_digits}; GAN without 1s: "
-                f"{gan_cfgs['mnist_without_1s']['epochs']} epochs")
+                f"{gan_cfgs['mnist_without_1s'].train.epochs} epochs")
 
 # Fails if, under either GAN, density does not rise with the background fraction.
 run.claim("000", "Sec. 6.1 (why)", "The preference for 1s comes from their black "
@@ -419,7 +420,7 @@ run.claim("000", "Sec. 6.1, Fig. 9", "Likely natural images have smooth, simple 
           verdict=claims.below(rho_rough, 0.0, what="Spearman(density, roughness)"),
           scale=scale_nat)
 
-no_classes = gan_cfgs["natural"]["data"] != "cifar10"
+no_classes = gan_cfgs["natural"].data.name != "cifar10"
 run.claim("000", "Sec. 6.1, Figs. 10, 11", "Within one class (airplanes, cars), images "
           "with large foreground objects are the least likely.",
           paper_value="Most and least likely CIFAR airplanes ... cars (figures only)",

@@ -48,6 +48,7 @@ from IPython.display import display
 
 from gandensity.book import claims, plotting
 from gandensity.book.chapter import start, wrap
+from gandensity.book.specs import gan_spec
 from gandensity.workflows import evaluation, regressors
 
 run = start("a4_latent_densities", profile, data_root=data_root, device=device,
@@ -56,9 +57,9 @@ run = start("a4_latent_densities", profile, data_root=data_root, device=device,
             loss=loss, info_weight=info_weight, top_k=top_k)
 cfg, dev = run.config, run.device
 names = ("mnist", "natural")
-gan_cfgs = {name: regressors.gan_config(cfg, name, epochs=epochs, width=width)
+gan_cfgs = {name: gan_spec(cfg, name, epochs=epochs, width=width)
             for name in names}
-info_cfgs = {name: regressors.gan_config(cfg, f"{name}_infogan", epochs=epochs,
+info_cfgs = {name: gan_spec(cfg, f"{name}_infogan", epochs=epochs,
                                          width=width) for name in names}
 reg_cfg = regressors.RegressorConfig(width=cfg.regressor_width,
                                      epochs=cfg.regressor_epochs, loss=cfg.loss)
@@ -95,8 +96,8 @@ n = infos["mnist"].generator.config.latent_dim
 run.glue("a4-n", str(n))
 run.glue("a4-lambda", cfg.info_weight / n, ".3g")
 for name in names:
-    run.glue(f"a4-epochs-{name}-info", str(info_cfgs[name]["epochs"]))
-    run.glue(f"a4-epochs-{name}", str(gan_cfgs[name]["epochs"]))
+    run.glue(f"a4-epochs-{name}-info", str(info_cfgs[name].train.epochs))
+    run.glue(f"a4-epochs-{name}", str(gan_cfgs[name].train.epochs))
 rng = run.rng()
 fake = {}
 for name in names:
@@ -144,7 +145,7 @@ for name in names:
         gan_cfgs[name], reg_cfg, triplets=cfg.triplets, chunk_size=cfg.chunk_size,
         device=dev)
 spaces = {"latent": latent_regs, "pixel": pixel_regs}
-test = regressors.load_split(gan_cfgs["mnist"], "test")
+test = gan_cfgs["mnist"].data.load("test")
 k = min(cfg.top_k, len(test.labels) // 4)
 base = float((test.labels == 1).double().mean())
 scores = {space: regressors.predict(regs["mnist"].model, test.images.to(dev))
@@ -203,9 +204,9 @@ run.figure("a4-digits", fig)
 # digits score lower.
 
 # %%
-test_nat = regressors.load_split(gan_cfgs["natural"], "test")
-digits3 = regressors.load_split(gan_cfgs["mnist"], "test",
-                                channels=gan_cfgs["natural"]["channels"])
+test_nat = gan_cfgs["natural"].data.load("test")
+digits3 = gan_cfgs["mnist"].data.load(
+    "test", channels=gan_cfgs["natural"].data.channels)
 both = torch.cat([test_nat.images, digits3.images])
 is_digit = torch.cat([torch.zeros(len(test_nat.images), dtype=torch.bool),
                       torch.ones(len(digits3.images), dtype=torch.bool)])
@@ -271,7 +272,7 @@ for space, value in rho.items():
     print(f"{space}: Spearman correlation of density with roughness {value:.2f}")
 ranked_nat = evaluation.top_bottom(nat_scores["latent"],
                                    min(cfg.top_k, len(rough) // 4))
-if gan_cfgs["natural"]["data"] == "photo_patches":
+if gan_cfgs["natural"].data.name == "photo_patches":
     for space, s in nat_scores.items():
         print(f"{space}: mean predicted log-density by source photo")
         display(evaluation.mean_by_class(s, test_nat.labels, evaluation.PHOTO_NAMES)
@@ -307,7 +308,7 @@ run.figure("a4-natural", fig)
 # photo patches have no classes; on the `paper` profile, with CIFAR-10, the cell below shows them.
 
 # %%
-if gan_cfgs["natural"]["data"] == "cifar10":
+if gan_cfgs["natural"].data.name == "cifar10":
     idx = (test_nat.labels == 0).nonzero().flatten()
     o = idx[nat_scores["latent"][idx].argsort(descending=True)]
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.6))
@@ -326,11 +327,12 @@ else:
 # Each verdict comes from a 95% bootstrap interval over the ranked images.
 
 # %%
-scale_digits = (f"{test.name}, top-{k}; InfoGAN {info_cfgs['mnist']['epochs']} epochs, "
+info_epochs = {name: spec.train.epochs for name, spec in info_cfgs.items()}
+scale_digits = (f"{test.name}, top-{k}; InfoGAN {info_epochs['mnist']} epochs, "
                 f"latent regressor on {cfg.latent_triplets:,} triplets; "
                 "paper: MNIST 32x32x3")
 scale_nat = (f"{test_nat.name} + {digits3.name}, top-{k_both}; InfoGAN "
-             f"{info_cfgs['natural']['epochs']} epochs; paper: CIFAR-10 + MNIST")
+             f"{info_epochs['natural']} epochs; paper: CIFAR-10 + MNIST")
 is_one = (test.labels == 1).double()
 ones_latent = claims.bootstrap(is_one[ranked["latent"].top])
 largest = claims.bootstrap(test.labels[ranked["latent"].top].double(),

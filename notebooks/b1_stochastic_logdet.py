@@ -43,10 +43,11 @@ import torch
 from IPython.display import Markdown, display
 
 from gandensity.book import claims
-from gandensity.book.chapter import start
+from gandensity.book.chapter import start, wrap
+from gandensity.book.specs import gan_spec
 from gandensity.numerics import spectral, validation
-from gandensity.workflows.models import DCGANConfig, Generator, init_dcgan_weights
-from gandensity.workflows.training import dcgan_for
+from gandensity.workflows.models import DCGANConfig, untrained_generator
+from gandensity.workflows.training import train_gan
 
 run = start(
     "b1_stochastic_logdet",
@@ -201,7 +202,7 @@ run.figure("b1-bias", fig)
 # $M = J^\top J$ from the forward-mode Jacobian, and its spectrum ({numref}`fig-b1-spectra`).
 
 # %%
-gan, _ = dcgan_for(cfg, device=dev)
+gan, _ = train_gan(gan_spec(cfg), device=dev)
 G = gan.generator
 n = G.config.latent_dim
 z = torch.randn(cfg.num_latents, n, generator=run.rng()).to(dev)
@@ -299,10 +300,10 @@ poly_error = (
     .quantile(0.5, dim=-1)
 )
 needed = next((m for m, e in zip(high_orders, poly_error) if e < 0.3), None)
-print(
-    "median |error| [nats] of the polynomial alone, eps below lambda_min:",
-    ", ".join(f"m={m}: {e:.2f}" for m, e in zip(high_orders, poly_error.tolist())),
-)
+print(wrap(
+    "median |error| [nats] of the polynomial alone, eps below lambda_min: "
+    + ", ".join(f"m={m}: {e:.2f}" for m, e in zip(high_orders, poly_error.tolist()))
+))
 run.glue("b1-order-needed", f"{needed}" if needed else f"more than {high_orders[-1]}")
 
 # %% [markdown]
@@ -385,13 +386,13 @@ bound_ratio = {
     t: spectral.power_bound_ratio(mv, n, lmax, power_iters=t, g=1.2, seed=cfg.seed)
     for t in (20, 10)
 }
-print(
-    "nu / lambda_max per latent:",
-    "; ".join(
+print(wrap(
+    "nu / lambda_max per latent: "
+    + "; ".join(
         f"t = {t}: " + ", ".join(f"{r:.3f}" for r in v.tolist())
         for t, v in bound_ratio.items()
-    ),
-)
+    )
+))
 
 # %%
 # Fails if, at t = 10 (the fewer iterations of Fig. 4 c, d), nu falls below lambda_max
@@ -508,18 +509,10 @@ run.claim(
 
 
 # %%
-def dcgan_with_latent(latent_dim: int) -> Generator:
-    """An untrained DCGAN generator: ``latent_dim`` inputs, 3 channels."""
-    torch.manual_seed(cfg.seed)
-    net = Generator(
-        DCGANConfig(latent_dim=latent_dim, channels=3, width=cfg.cost_width)
-    )
-    init_dcgan_weights(net)
-    return net.to(dev).eval()
-
-
 costs = validation.logdet_route_costs(
-    dcgan_with_latent,
+    lambda n: untrained_generator(
+        DCGANConfig(latent_dim=n, channels=3, width=cfg.cost_width), seed=cfg.seed
+    ).to(dev),
     cfg.cost_dims,
     batch_size=cfg.cost_batch,
     seed=cfg.seed,

@@ -45,9 +45,10 @@ from IPython.display import display
 
 from gandensity import StandardNormal, UniformBox
 from gandensity.book import claims
-from gandensity.book.chapter import start
+from gandensity.book.chapter import start, wrap
+from gandensity.book.specs import gan_spec
 from gandensity.numerics import ascent
-from gandensity.workflows.training import dcgan_for
+from gandensity.workflows.training import train_gan
 
 run = start(
     "b3_likelihood_maximization",
@@ -79,11 +80,11 @@ cfg, dev = run.config, run.device
 # after each step. The paper does not name its optimizer for the ascent; Adam is ours.
 
 # %%
-gan, train = dcgan_for(cfg, device=dev)
+gan, train = train_gan(gan_spec(cfg), device=dev)
 G = gan.generator
 n = G.config.latent_dim
 prior = UniformBox(-1.0, 1.0) if cfg.prior == "uniform" else StandardNormal()
-z0 = prior.sample(cfg.num_trials, n, generator=run.rng()).to(dev)
+z0 = prior.sample(cfg.num_trials, n, rng=run.rng()).to(dev)
 trace = ascent.maximize_log_density(
     G,
     z0,
@@ -244,13 +245,13 @@ run.glue("b3-steps", cfg.steps)
 
 # %%
 err = summary.estimate_error
-print(
+print(wrap(
     "|estimate - exact| of log p(G(z)) along the trajectories: median "
     f"{err.quantile(0.5):.2f} nats, "
     f"max {err.max():.2f} nats\n(exact log p ranges over {trace.log_density.min():.0f} "
     "to "
     f"{trace.log_density.max():.0f})"
-)
+))
 run.glue("b3-est-error", err.quantile(0.5).item(), ".0f")
 
 # %% [markdown]
@@ -278,12 +279,12 @@ print(
     f"{summary.z_norm[1].quantile(0.5):.2f} "
     f"(typical |z| for n = {n} under N(0, I): {np.sqrt(n):.1f})"
 )
-print(
+print(wrap(
     f"mean pixel intensity: start {ink[0].mean():.3f}, end {ink[1].mean():.3f}; its "
     "two-sided tail probability among training images: start "
     f"{tail[0].quantile(0.5):.3f}, "
     f"end {tail[1].quantile(0.5):.3f} (medians)"
-)
+))
 print(
     f"Euclidean distance to the nearest training image: start "
     f"{distance[0].quantile(0.5):.2f}, end {distance[1].quantile(0.5):.2f} (medians)"

@@ -45,8 +45,9 @@ from IPython.display import display
 from gandensity import StandardNormal, UniformBox
 from gandensity.book import claims, plotting
 from gandensity.book.chapter import start
+from gandensity.book.specs import gan_spec
 from gandensity.numerics import factors
-from gandensity.workflows.training import dcgan_for
+from gandensity.workflows.training import train_gan
 
 run = start(
     "b4_explanatory_factors",
@@ -78,9 +79,8 @@ family = {
 }
 gans = {}
 for name, (latent_dim, width) in family.items():
-    gans[name], train = dcgan_for(
-        {**cfg, "latent_dim": latent_dim, "width": width}, device=dev, verbose=False
-    )
+    spec = gan_spec(cfg, latent_dim=latent_dim, width=width)
+    gans[name], train = train_gan(spec, device=dev, verbose=False)
     h = gans[name].history
     print(
         f"{name:5s} nz={latent_dim:4d} nf={width:3d}: last epoch loss D "
@@ -100,7 +100,7 @@ for name, (latent_dim, width) in family.items():
 # %%
 prior = UniformBox(-1.0, 1.0) if cfg.prior == "uniform" else StandardNormal()
 latents = {
-    name: prior.sample(cfg.num_trials, family[name][0], generator=run.rng()).to(dev)
+    name: prior.sample(cfg.num_trials, family[name][0], rng=run.rng()).to(dev)
     for name in family
 }
 analysis = {

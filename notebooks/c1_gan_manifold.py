@@ -48,12 +48,14 @@ import torch
 from IPython.display import Markdown, display
 
 from gandensity.book import claims, plotting
+from gandensity.book import specs
 from gandensity.book.chapter import start
+from gandensity.book.specs import gan_spec
 from gandensity.numerics.inversion import invert
 from gandensity.workflows import evaluation, likelihoods, manifold
 from gandensity.workflows.data import load
 from gandensity.workflows.models import DCGANConfig
-from gandensity.workflows.training import TrainConfig, dcgan_for, train_dcgan
+from gandensity.workflows.training import TrainConfig, train_dcgan, train_gan
 
 run = start("c1_gan_manifold", profile, data_root=data_root, device=device, seed=seed,
             epochs=epochs, width=width, group_size=group_size)
@@ -66,7 +68,7 @@ cfg, dev = run.config, run.device
 # when A1 (or C2, C3) trained it first.
 
 # %%
-gan, train = dcgan_for(cfg, device=dev, verbose=False)
+gan, train = train_gan(gan_spec(cfg), device=dev, verbose=False)
 G = gan.generator.eval()
 print(gan.summary())
 
@@ -85,7 +87,7 @@ z = torch.randn(cfg.group_size, G.config.latent_dim, generator=run.rng(99))
 groups = {"generated": G(z.to(dev)).detach().cpu()}
 sizes = {"train": cfg.group_size, "test": cfg.group_size,
          **{n: cfg.group_size for n in likelihoods.OOD_GROUPS}}
-groups |= likelihoods.image_groups(cfg, G, sigma2=1.0, sizes=sizes)
+groups |= likelihoods.image_groups(G, specs.image_groups(cfg, sizes), sigma2=1.0)
 inv = {name: invert(G, x.to(dev), steps=cfg.inv_steps, restarts=cfg.inv_restarts,
                     candidates=cfg.inv_candidates, seed=cfg.seed)
        for name, x in groups.items()}

@@ -49,10 +49,12 @@ import torch
 from IPython.display import Markdown, display
 
 from gandensity.book import claims, plotting
+from gandensity.book import specs
 from gandensity.book.chapter import start
+from gandensity.book.specs import gan_spec
 from gandensity.numerics import ais
 from gandensity.workflows import evaluation, likelihoods
-from gandensity.workflows.training import dcgan_for
+from gandensity.workflows.training import train_gan
 
 run = start("c2_gan_density", profile, data_root=data_root, device=device, seed=seed,
             epochs=epochs, width=width, ais_steps=ais_steps, ais_chains=ais_chains)
@@ -71,12 +73,13 @@ cfg, dev = run.config, run.device
 # with its PSNR, $10 \log_{10}(1/\sigma^2)$ (its Table 3: 0.008-0.021, 16.8-21.2 dB).
 
 # %%
-gan, train = dcgan_for(cfg, device=dev, verbose=False)
+gan, train = train_gan(gan_spec(cfg), device=dev, verbose=False)
 G = gan.generator.eval()
 print(gan.summary())
-noise = likelihoods.fit_noise(cfg, G, train.images)
+noise_config = specs.noise_fit(cfg)
+noise = likelihoods.fit_noise(G, train.images, noise_config)
 sigma2 = noise.sigma2
-print(likelihoods.noise_report(cfg, noise))
+print(likelihoods.noise_report(noise, noise_config))
 run.glue("c2-sigma2", sigma2, ".4f")
 # Fails if the fitted noise is not much weaker than the signal: PSNR (bootstrap over the
 # fitted images) not wholly above 10 dB (noise variance a tenth of the peak signal
@@ -175,8 +178,8 @@ run.claim("002", "Fig. 9, App. B.1", "The AIS estimate converges with the number
 # below prints that, higher is better.
 
 # %%
-groups = likelihoods.image_groups(cfg, G, sigma2=sigma2)
-ll, hits = likelihoods.group_log_likelihoods(cfg, G, groups, sigma2=sigma2)
+groups = likelihoods.image_groups(G, specs.image_groups(cfg), sigma2=sigma2)
+ll, hits = likelihoods.group_log_likelihoods(G, groups, specs.ais(cfg), sigma2=sigma2)
 # LL in bits/dim with the paper's sign (higher is more likely)
 LL = {name: -ais.bits_per_dim(v, D, scale=2) for name, v in ll.items()}
 print(f"AIS ({cfg.ais_steps} steps, {cfg.ais_chains} chains, {cfg.leapfrog} leapfrog) "

@@ -53,10 +53,12 @@ import torch
 from IPython.display import Markdown, display
 
 from gandensity.book import claims
+from gandensity.book import specs
 from gandensity.book.chapter import start, wrap
+from gandensity.book.specs import gan_spec
 from gandensity.numerics import typicality
 from gandensity.workflows import likelihoods
-from gandensity.workflows.training import dcgan_for
+from gandensity.workflows.training import train_gan
 
 run = start("c3_typicality", profile, data_root=data_root, device=device, seed=seed,
             epochs=epochs, width=width, trials=trials)
@@ -71,17 +73,18 @@ cfg, dev = run.config, run.device
 # Table 2), and for training, test and out-of-distribution images.
 
 # %%
-gan, train = dcgan_for(cfg, device=dev, verbose=False)
+gan, train = train_gan(gan_spec(cfg), device=dev, verbose=False)
 G = gan.generator.eval()
 print(gan.summary())
-noise = likelihoods.fit_noise(cfg, G, train.images)
+noise_config = specs.noise_fit(cfg)
+noise = likelihoods.fit_noise(G, train.images, noise_config)
 sigma2 = noise.sigma2
-print(likelihoods.noise_report(cfg, noise))
-groups = likelihoods.image_groups(cfg, G, sigma2=sigma2)
+print(likelihoods.noise_report(noise, noise_config))
+groups = likelihoods.image_groups(G, specs.image_groups(cfg), sigma2=sigma2)
 groups["generated (fresh)"] = likelihoods.image_groups(
-    cfg, G, sigma2=sigma2, sizes={"generated": cfg.fresh_generated},
+    G, specs.image_groups(cfg), sigma2=sigma2, sizes={"generated": cfg.fresh_generated},
     seed=cfg.seed + 1)["generated"]
-ll, hits = likelihoods.group_log_likelihoods(cfg, G, groups, sigma2=sigma2)
+ll, hits = likelihoods.group_log_likelihoods(G, groups, specs.ais(cfg), sigma2=sigma2)
 print(f"AIS ({cfg.ais_steps} steps, {cfg.ais_chains} chains) for "
       f"{sum(len(g) for g in groups.values())} images ({hits} of {len(groups)} groups "
       "from the cache)")

@@ -412,7 +412,7 @@ image_gen.eval()
 bijective = tracked.TrackedGenerator(
     16, list(image_gen.layers)[:-1]
 )  # without the final Eq. 8
-sample = bijective.sample(cfg.checks, generator=g)
+sample = bijective.sample(cfg.checks, rng=g)
 reference = validation.tracked_generator_reference(bijective, sample.z, sample.noises)
 generator_error = (sample.log_density - reference).abs().max().item()
 side = math.prod(bijective.out_shape)

@@ -53,7 +53,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from gandensity.book import claims
+from gandensity.book import claims, specs
 from gandensity.book.chapter import start
 from gandensity.numerics import mixtures, validation
 from gandensity.workflows import led
@@ -99,19 +99,19 @@ scale = (
 # %%
 targets = {name: mixtures.mixture(name) for name in ("ring", "grid")}
 bounds = {"ring": (-1.5, 1.5, -1.5, 1.5), "grid": (-6.0, 6.0, -6.0, 6.0)}
-settings = dict(cfg)
-# Snapshots for the normalizer study (appendix D); a shorter run keeps its last step
-# instead.
-settings["snapshots"] = sorted({min(step, cfg.steps) for step in cfg.snapshots})
+# The settings, with snapshots for the normalizer study (appendix D; a shorter run keeps
+# its last step instead).
+spec = specs.mixture_led(cfg)
 fits = {
     name: [
-        led.fit_mixture(target, settings, seed=cfg.seed + r) for r in range(cfg.runs)
+        led.fit_mixture(target, spec.replace(seed=cfg.seed + run_index))
+        for run_index in range(cfg.runs)
     ]
     for name, target in targets.items()
 }
 samples = {
     name: [
-        fit.generator.sample(cfg.samples, generator=run.rng(1000 + r)).x.detach()
+        fit.generator.sample(cfg.samples, rng=run.rng(1000 + r)).x.detach()
         for r, fit in enumerate(fits[name])
     ]
     for name in targets
@@ -232,7 +232,7 @@ run.claim(
 # ring density in place of the critic (same steps, batch and $k$).
 
 # %%
-oracle = led.mixture_generator(settings, seed=cfg.seed)
+oracle = led.mixture_generator(spec)
 led.fit_generator_to_density(
     oracle,
     targets["ring"].log_prob,
@@ -242,7 +242,7 @@ led.fit_generator_to_density(
     seed=cfg.seed,
 )
 with torch.no_grad():
-    oracle_x = oracle.sample(cfg.samples, generator=run.rng(1000)).x
+    oracle_x = oracle.sample(cfg.samples, rng=run.rng(1000)).x
 oracle_cov = mixtures.mode_coverage(oracle_x, targets["ring"])
 run.glue("d2-oracle-modes", oracle_cov.modes)
 run.glue("d2-oracle-hq", 100 * oracle_cov.high_quality, ".1f")
@@ -389,7 +389,7 @@ run.claim(
 
 # %%
 alpha_fits = {
-    K: led.fit_mixture(targets["ring"], settings, seed=cfg.seed, normalizer_samples=K)
+    K: led.fit_mixture(targets["ring"], spec.replace(normalizer_samples=K))
     for K in (cfg.normalizer_samples, 1)
 }
 studies = {
@@ -403,7 +403,7 @@ studies = {
     )
     for K, fit in alpha_fits.items()
 }
-snapshots = settings["snapshots"]
+snapshots = spec.training.snapshots
 n_max = cfg.alpha_counts[-1]
 fig, axes = plt.subplots(
     len(snapshots), 2, figsize=(8, 2.4 * len(snapshots)), squeeze=False, sharex=True
@@ -531,11 +531,9 @@ run.claim(
 # %%
 capacity = {}
 for width, depth in cfg.capacity:
-    fit = led.fit_mixture(
-        targets["grid"], settings, seed=cfg.seed, features=width, blocks=depth
-    )
+    fit = led.fit_mixture(targets["grid"], spec.replace(features=width, blocks=depth))
     with torch.no_grad():
-        x = fit.generator.sample(cfg.samples, generator=run.rng(1000)).x
+        x = fit.generator.sample(cfg.samples, rng=run.rng(1000)).x
     capacity[(width, depth)] = SimpleNamespace(
         fit=fit, x=x, coverage=mixtures.mode_coverage(x, targets["grid"])
     )
@@ -652,7 +650,7 @@ run.claim(
 # $k = 0$ (no entropy term).
 
 # %%
-control = led.fit_mixture(targets["ring"], settings, seed=cfg.seed, entropy_weight=0.0)
+control = led.fit_mixture(targets["ring"], spec.replace(entropy_weight=0.0))
 gaps = {}
 for label, generator in (
     (f"k = {cfg.entropy_weight}", fits["ring"][0].generator),

@@ -279,8 +279,10 @@ def test_bad_inputs_get_clear_errors(problem):
         ais_log_likelihood(lambda v: v @ G.weight.T, x[:2], latent_dim=3, **run)
     with pytest.raises(ValueError, match="unknown schedule"):
         ais_log_likelihood(G, x[:2], schedule="cosine", **run)
-    with pytest.raises(ValueError, match="rise"):
+    with pytest.raises(ValueError, match="end at beta_T = 1"):
         ais_log_likelihood(G, x[:2], schedule=torch.tensor([0.0, 0.7, 0.5]), **run)
+    with pytest.raises(ValueError, match="rise"):
+        ais_log_likelihood(G, x[:2], schedule=torch.tensor([0.0, 0.7, 1.0, 0.5, 1.0]), **{**run, "steps": 4})
     dcgan = Generator(DCGANConfig(latent_dim=4, width=2)).float()  # training mode, batch norm
     with pytest.raises(ValueError, match="eval"):
         ais_log_likelihood(dcgan, torch.zeros(1, 1, 32, 32), **run)

@@ -112,6 +112,22 @@ def test_chapters_that_share_the_mnist_dcgan_print_the_same_training_summary():
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_printed_lines_fit_the_page(source: Path):
+    # What the browser test measures, without a browser: printed lines of at most 88 characters fit a code
+    # block at a 1600 px window, and at most 80 inside a collapsed (hide-cell) cell, which is padded more.
+    out = json.loads((ROOT / "book" / f"{source.stem}.ipynb").read_text())
+    wide = []
+    for cell in out["cells"]:
+        limit = 80 if "hide-cell" in cell.get("metadata", {}).get("tags", []) else 88
+        for o in cell.get("outputs", []):
+            if "text/html" in o.get("data", {}) or "image/png" in o.get("data", {}):
+                continue
+            text = "".join(o.get("text", "")) or "".join(o.get("data", {}).get("text/plain", ""))
+            wide += [line[:60] for line in text.splitlines() if len(line) > limit]
+    assert not wide, f"{source.stem}: printed lines wider than the page: {wide[:3]}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_chapter_code_fits_the_page_and_uses_only_public_names(source: Path):
     cells = [c for c in jupytext.read(source).cells if c.cell_type == "code"]
     long = [line for c in cells for line in c.source.splitlines() if len(line) > 88]

@@ -116,7 +116,7 @@ def test_unreadable_entry_is_reported_and_never_deleted_or_rebuilt(monkeypatch):
     assert built == []  # nothing rebuilt over another user's entry
     monkeypatch.setattr(Path, "read_bytes", real)
     assert path.read_bytes() == before
-    assert not [p for p in path.parent.iterdir() if p != path]  # not moved aside either
+    assert not [p for p in path.parent.iterdir() if p != path and p.suffix != ".lock"]  # not moved aside either
 
 
 def test_written_entries_are_group_readable(isolated_cache):
@@ -237,3 +237,35 @@ def test_no_warning_on_a_plain_hit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert cache.cached("thing", {"a": 1}, lambda: {"x": 2})[0] == {"x": 1}
+
+
+def _build_once(directory: str, marker: str) -> None:
+    """Child process: ask for one entry whose build is slow and leaves a mark each time it runs."""
+    import time as _time
+
+    os.environ[cache.ENV] = directory
+
+    def build() -> dict:
+        with open(marker, "a") as f:
+            f.write("built\n")
+        _time.sleep(1.0)
+        return {"value": torch.arange(3)}
+
+    result, _, _ = cache.cached("locktest", {"k": 1}, build)
+    assert torch.equal(result["value"], torch.arange(3))
+
+
+def test_concurrent_requests_for_one_entry_build_it_once(tmp_path):
+    # Two processes (two chapters, or two workers) asking for the same model at once: the second waits for
+    # the first's build and loads it instead of training again.
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    marker = tmp_path / "builds.txt"
+    procs = [ctx.Process(target=_build_once, args=(str(tmp_path / "cache"), str(marker))) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert marker.read_text().count("built") == 1

@@ -20,8 +20,13 @@ from torch.distributions import MultivariateNormal
 from gandensity.workflows import cache, led
 from gandensity.numerics import mixtures, tracked
 from gandensity.workflows.led import Critic, LEDConfig
+from gandensity.numerics.priors import StandardNormal
 
-float64 = pytest.mark.usefixtures("float64")  # tests/conftest.py; the training tests run in float32 like the book
+float64 = pytest.mark.usefixtures("float64")
+
+
+def _log_normal(x: torch.Tensor) -> torch.Tensor:
+    return StandardNormal().log_prob(x.double().flatten(1))  # tests/conftest.py; the training tests run in float32 like the book
 
 
 @pytest.fixture(autouse=True)
@@ -230,21 +235,21 @@ def gaussian_setup():
 @float64
 def test_estimate_log_normalizer_recovers_the_constant():
     g, critic, cov_g, rel_var = gaussian_setup()
-    s = g.sample(100, generator=torch.Generator().manual_seed(0))
+    s = g.sample(100, rng=torch.Generator().manual_seed(0))
     torch.testing.assert_close(s.log_density, MultivariateNormal(torch.zeros(4), cov_g).log_prob(s.x), rtol=0,
                                atol=1e-10, msg="the proposal's density must be exact for this test")
     n = 20000
-    est = led.estimate_log_normalizer(critic, g, n, chunk=3000, generator_rng=torch.Generator().manual_seed(1))
+    est = led.estimate_log_normalizer(critic, g, n, chunk=3000, rng=torch.Generator().manual_seed(1))
     tol = 5 * math.sqrt(rel_var / n)  # delta method: sd of log alpha-hat ~ sqrt(relative variance / n)
     assert est.dtype == torch.float64 and est.ndim == 0
     assert abs(est.item() - LOG_C) < tol, f"log alpha-hat {est.item()}, want {LOG_C} +- {tol:.4f} (5 sd)"
     # seeded; chunks of any size pool into one estimate (a chunk that does not divide n included)
-    one = led.estimate_log_normalizer(critic, g, 500, chunk=70, generator_rng=torch.Generator().manual_seed(2))
-    again = led.estimate_log_normalizer(critic, g, 500, chunk=70, generator_rng=torch.Generator().manual_seed(2))
+    one = led.estimate_log_normalizer(critic, g, 500, chunk=70, rng=torch.Generator().manual_seed(2))
+    again = led.estimate_log_normalizer(critic, g, 500, chunk=70, rng=torch.Generator().manual_seed(2))
     assert one.item() == again.item()
     tol = 5 * math.sqrt(rel_var / 500)
     assert abs(one.item() - LOG_C) < tol, f"chunked estimate {one.item()}, want {LOG_C} +- {tol:.3f}"
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="num_samples must be an int >= 1"):
         led.estimate_log_normalizer(critic, g, 0)
 
 
@@ -270,16 +275,16 @@ def test_normalizer_estimates_spread_shrinks():
 def test_normal_replacement_extremes():
     torch.manual_seed(6)
     y, log_q = torch.randn(50, 2, 3), torch.randn(50)
-    y1, q1, mask = led.normal_replacement(y, log_q, 1.0, generator=torch.Generator().manual_seed(0))
+    y1, q1, mask = led.normal_replacement(y, log_q, 1.0, rng=torch.Generator().manual_seed(0))
     assert mask.dtype == torch.bool and mask.shape == (50,) and mask.all()
-    torch.testing.assert_close(q1, tracked.standard_normal_log_prob(y1), rtol=0, atol=1e-14)
+    torch.testing.assert_close(q1, _log_normal(y1), rtol=0, atol=1e-14)
     assert not torch.isclose(y1, y).all(1).all(1).any()
-    y0, q0, mask = led.normal_replacement(y, log_q, 0.0, generator=torch.Generator().manual_seed(0))
+    y0, q0, mask = led.normal_replacement(y, log_q, 0.0, rng=torch.Generator().manual_seed(0))
     assert y0 is y and q0 is log_q and mask.dtype == torch.bool and not mask.any()
-    yh, qh, mask = led.normal_replacement(y, log_q, 0.5, generator=torch.Generator().manual_seed(0))
+    yh, qh, mask = led.normal_replacement(y, log_q, 0.5, rng=torch.Generator().manual_seed(0))
     assert 10 < mask.sum() < 40, f"{mask.sum()} of 50 replaced at prob 0.5"
     assert torch.equal(yh[~mask], y[~mask]) and torch.equal(qh[~mask], log_q[~mask])
-    torch.testing.assert_close(qh[mask], tracked.standard_normal_log_prob(yh[mask]), rtol=0, atol=1e-14)
+    torch.testing.assert_close(qh[mask], _log_normal(yh[mask]), rtol=0, atol=1e-14)
 
 
 @float64
@@ -290,8 +295,8 @@ def test_normal_replacement_keeps_the_estimator_unbiased():
     g, critic, cov_g, _ = gaussian_setup()
     assert torch.linalg.eigvalsh(SCALE * cov_g).max() < 2
     n = 40000
-    s = g.sample(n, generator=torch.Generator().manual_seed(3))
-    y, log_q, mask = led.normal_replacement(s.x, s.log_density, 0.5, generator=torch.Generator().manual_seed(4))
+    s = g.sample(n, rng=torch.Generator().manual_seed(3))
+    y, log_q, mask = led.normal_replacement(s.x, s.log_density, 0.5, rng=torch.Generator().manual_seed(4))
     assert abs(mask.double().mean().item() - 0.5) < 5 * math.sqrt(0.25 / n)
     log_w = critic(y) - log_q
     est = led.log_normalizer(critic(y), log_q).item()
@@ -313,7 +318,7 @@ def tiny_pair(seed: int = 0):
 
 
 def ring_data(n: int = 512) -> torch.Tensor:
-    return mixtures.ring8().sample(n, generator=torch.Generator().manual_seed(0))
+    return mixtures.ring8().sample(n, rng=torch.Generator().manual_seed(0))
 
 
 CONFIG = LEDConfig(steps=20, batch_size=32, normalizer_samples=48, replace_prob=0.2, snapshots=(5, 20), seed=3)
@@ -374,7 +379,7 @@ def test_fit_led_uses_and_rebuilds_the_cache(isolated_cache):
     assert not first.from_cache and first.seconds > 0
     assert not first.generator.training and not first.critic.training
     second = led.fit_led(data, data_fingerprint=fp, **FIT)
-    assert second.from_cache and second.seconds == 0
+    assert second.from_cache and second.seconds == first.seconds  # the original training time
     assert_same_weights(first.generator, second.generator)
     assert_same_weights(first.critic, second.critic)
     for k in first.history:
@@ -405,7 +410,7 @@ def test_raise_critic_score_climbs():
             return -0.5 * (x - target).pow(2).sum(1, keepdim=True)
 
     critic = Critic([Peak()], in_shape=(2,))
-    s = g.sample(8, generator=torch.Generator().manual_seed(0))
+    s = g.sample(8, rng=torch.Generator().manual_seed(0))
     z, trace = led.raise_critic_score(g, critic, s.z, s.noises, steps=30, lr=0.05)
     assert trace.shape == (31, 8) and trace.dtype == torch.float64 and z.shape == (8, 2)
     torch.testing.assert_close(trace[0], critic(s.x).detach(), rtol=1e-5, atol=1e-5)  # float32 networks
@@ -421,10 +426,10 @@ def test_raise_critic_score_climbs():
 
 def test_dequantize_stays_in_the_bin():
     images = torch.linspace(-1, 1, 257)[:256].view(4, 1, 8, 8)
-    out = led.dequantize(images, 2 / 256, generator=torch.Generator().manual_seed(0))
+    out = led.dequantize(images, 2 / 256, rng=torch.Generator().manual_seed(0))
     assert out.shape == images.shape and not torch.equal(out, images)
     assert ((out - images).abs() <= 1 / 256 + 1e-7).all()
-    again = led.dequantize(images, 2 / 256, generator=torch.Generator().manual_seed(0))
+    again = led.dequantize(images, 2 / 256, rng=torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
 
 
@@ -442,16 +447,17 @@ def test_critic_bits_per_dim_closed_form():
 def test_score_images_and_interpolate():
     torch.manual_seed(0)
     images = torch.rand(32, 1, 8, 8) * 2 - 1
-    settings = {"latent_dim": 4, "shuffles": 2, "noise_sigma": 1.0, "reduce_sigma": 0.5, "critic_width": 4,
-                "perpendicular": True, "steps": 2, "batch_size": 8, "normalizer_samples": 4,
-                "entropy_weight": 0.01, "replace_prob": 0.1, "lr": 1e-3, "dequantize": 2 / 256}
-    fit = led.fit_images(images, "fake", settings, seed=0)
+    training = led.LEDConfig(steps=2, batch_size=8, normalizer_samples=4, entropy_weight=0.01, replace_prob=0.1,
+                             lr=1e-3, dequantize=2 / 256, seed=0)
+    spec = led.ImageLED(latent_dim=4, shuffles=2, noise_sigma=1.0, reduce_sigma=0.5, critic_width=4,
+                        perpendicular=True, training=training)
+    fit = led.fit_images(images, "fake", spec)
     scores = led.score_images(fit, images[:10], alpha_samples=16, samples=6, seed=1)
     assert scores.test.shape == (10,) and scores.sample_generator.shape == (6,)
     assert scores.sample_critic.shape == (6,) and math.isfinite(scores.log_alpha)
     again = led.score_images(fit, images[:10], alpha_samples=16, samples=6, seed=1)
     assert again.log_alpha == scores.log_alpha
-    s = fit.generator.sample(4, generator=torch.Generator().manual_seed(2))
+    s = fit.generator.sample(4, rng=torch.Generator().manual_seed(2))
     path = led.interpolate(fit.generator, s.z[:2], s.z[2:], [n[:2] for n in s.noises], 5)
     assert path.shape == (10, 1, 8, 8)
     first = fit.generator(s.z[:2], [n[:2] for n in s.noises])[0]
@@ -466,10 +472,11 @@ def test_rank_correlation():
 
 def test_critic_density_check_and_normalizer_study():
     target = mixtures.mixture("ring")
-    settings = {"features": 4, "blocks": 1, "copy_sigma": 0.1, "reduce_sigma": 1.0, "critic_hidden": 8,
-                "train_points": 200, "steps": 4, "batch_size": 16, "normalizer_samples": 8, "entropy_weight": 0.5,
-                "replace_prob": 0.5, "snapshots": [2, 4]}
-    fit = led.fit_mixture(target, settings, seed=0)
+    training = led.LEDConfig(steps=4, batch_size=16, normalizer_samples=8, entropy_weight=0.5, replace_prob=0.5,
+                             snapshots=(2, 4), seed=0)
+    spec = led.MixtureLED(features=4, blocks=1, copy_sigma=0.1, reduce_sigma=1.0, critic_hidden=8, train_points=200,
+                          training=training)
+    fit = led.fit_mixture(target, spec)
     bounds = (-1.5, 1.5, -1.5, 1.5)
     check = led.critic_density_check(fit, target, bounds, quadrature=100, held_out=50, importance_samples=64)
     assert check.critic.shape == check.true.shape == (50,)
@@ -479,3 +486,61 @@ def test_critic_density_check_and_normalizer_study():
     assert mixtures.grid_log_integral(log_n - check.log_alpha_quadrature, bounds) == pytest.approx(0.0, abs=1e-9)
     study = led.normalizer_study(fit, bounds, sample_counts=[1, 4], repeats=3, quadrature=50)
     assert sorted(study) == [2, 4] and study[4].estimates[4].shape == (3,)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("steps", 0, "LEDConfig.steps must be an int >= 1, got 0"),
+    ("steps", -5, "LEDConfig.steps must be an int >= 1"),
+    ("replace_prob", 2.0, r"replace_prob is a probability: it must lie in \[0, 1\], got 2.0"),
+    ("dequantize", -1.0, "dequantize is the width of the uniform noise: it must be >= 0"),
+    ("critic_steps", 0, "LEDConfig.critic_steps must be an int >= 1"),
+    ("batch_size", 0, "LEDConfig.batch_size must be an int >= 1"),
+    ("normalizer_samples", 0, "LEDConfig.normalizer_samples must be an int >= 1"),
+    ("entropy_weight", float("nan"), "LEDConfig.entropy_weight must be a finite number"),
+    ("snapshots", (0, 3), r"snapshots must be steps in 1..steps"),
+])
+def test_led_config_refuses_settings_that_would_train_nothing_or_fail_later(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        led.LEDConfig(**{field: value})
+
+
+def test_led_specs_replace_route_settings_and_refuse_unknown_ones():
+    spec = led.MixtureLED(features=4, blocks=1, copy_sigma=0.1, reduce_sigma=1.0, critic_hidden=8, train_points=20,
+                          training=led.LEDConfig(steps=3))
+    changed = spec.replace(seed=4, blocks=2)
+    assert changed.training.seed == 4 and changed.blocks == 2 and spec.training.seed == 0
+    with pytest.raises(ValueError, match="unknown setting.*'colour'"):
+        spec.replace(colour=1)
+    with pytest.raises(TypeError, match="spec must be a MixtureLED"):
+        led.fit_mixture(mixtures.mixture("ring"), {"features": 4})
+
+
+def test_estimate_log_normalizer_refuses_a_bad_chunk():
+    g = tracked.mlp_generator(features=4, blocks=1)
+    critic = led.mlp_critic(hidden=8)
+    for chunk in (0, -4):
+        with pytest.raises(ValueError, match="chunk must be an int >= 1"):
+            led.estimate_log_normalizer(critic, g, 10, chunk=chunk)
+
+
+def test_normalizer_estimates_do_not_depend_on_the_chunk():
+    # equal up to float32 round-off (batched matrix products may sum in another order)
+    g = tracked.mlp_generator(features=4, blocks=1).eval()
+    critic = led.mlp_critic(hidden=8).eval()
+    whole = led.normalizer_estimates(critic, g, [3, 8], 5, seed=2)
+    for chunk in (1, 7):
+        parts = led.normalizer_estimates(critic, g, [3, 8], 5, seed=2, chunk=chunk)
+        for n in whole:
+            torch.testing.assert_close(parts[n], whole[n], rtol=1e-5, atol=1e-5)
+
+
+def test_a_cache_hit_reports_the_original_training_time_and_build_keeps_the_global_rng(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANDENSITY_CACHE_DIR", str(tmp_path))
+    spec = led.MixtureLED(features=4, blocks=1, copy_sigma=0.1, reduce_sigma=1.0, critic_hidden=8, train_points=64,
+                          training=led.LEDConfig(steps=3, batch_size=8, normalizer_samples=8))
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    first = led.fit_mixture(mixtures.mixture("ring"), spec)
+    assert torch.equal(torch.random.get_rng_state(), before)  # no global reseeding
+    again = led.fit_mixture(mixtures.mixture("ring"), spec)
+    assert again.from_cache and not first.from_cache and again.seconds == first.seconds > 0

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from gandensity.book import specs
 from gandensity.book.profiles import chapter_config
 from gandensity.workflows import likelihoods
 from gandensity.numerics import ais as ais_module
@@ -62,15 +63,15 @@ def test_noise_variance_and_likelihoods_are_cached(generator, tmp_path, monkeypa
 
 def test_image_groups_have_the_generators_format_and_are_seeded(generator):
     cfg = chapter_config("c2_gan_density", "smoke")
-    groups = likelihoods.image_groups(cfg, generator, sigma2=0.05)
+    groups = likelihoods.image_groups(generator, specs.image_groups(cfg), sigma2=0.05)
     assert list(groups) == list(cfg.group_sizes)
     for name, images in groups.items():
         assert images.shape == (cfg.group_sizes[name], 1, 32, 32), name
         assert torch.isfinite(images).all()
-    again = likelihoods.image_groups(cfg, generator, sigma2=0.05)
+    again = likelihoods.image_groups(generator, specs.image_groups(cfg), sigma2=0.05)
     assert all(torch.equal(groups[n], again[n]) for n in groups)
     with pytest.raises(ValueError, match="unknown group"):
-        likelihoods.image_groups(cfg, generator, sigma2=0.05, sizes={"cifar": 2})
+        likelihoods.image_groups(generator, specs.image_groups(cfg), sigma2=0.05, sizes={"cifar": 2})
 
 
 def test_fit_noise_is_one_cached_fit_shared_by_c2_and_c3(generator, tmp_path, monkeypatch):
@@ -78,8 +79,8 @@ def test_fit_noise_is_one_cached_fit_shared_by_c2_and_c3(generator, tmp_path, mo
     c2 = chapter_config("c2_gan_density", "smoke")
     c3 = chapter_config("c3_typicality", "smoke")
     train = torch.rand(40, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    fit2 = likelihoods.fit_noise(c2, generator, train)
-    fit3 = likelihoods.fit_noise(c3, generator, train)
+    fit2 = likelihoods.fit_noise(generator, train, specs.noise_fit(c2))
+    fit3 = likelihoods.fit_noise(generator, train, specs.noise_fit(c3))
     assert not fit2.hit and fit3.hit and fit2.sigma2 == fit3.sigma2
     assert fit2.errors.shape == (c2.noise_images,)
     assert fit2.sigma2 > 0 and torch.isfinite(fit2.errors).all()
@@ -88,8 +89,12 @@ def test_fit_noise_is_one_cached_fit_shared_by_c2_and_c3(generator, tmp_path, mo
     direct = likelihoods.noise_variance(generator, train[pick], steps=c2.noise_steps, restarts=c2.noise_restarts,
                                         candidates=c2.noise_candidates, seed=c2.seed, use_cache=False)
     assert torch.allclose(direct.errors, fit2.errors) and fit2.sigma2 == pytest.approx(float(direct.errors.mean()))
-    with pytest.raises(ValueError, match="noise_images"):
-        likelihoods.fit_noise(c2, generator, train[:3])
+    with pytest.raises(ValueError, match="NoiseFitConfig.images"):
+        likelihoods.fit_noise(generator, train[:3], specs.noise_fit(c2))
+    with pytest.raises(TypeError, match="NoiseFitConfig"):
+        likelihoods.fit_noise(generator, train, c2)  # a chapter's settings dict is not a config
+    with pytest.raises(ValueError, match="NoiseFitConfig.steps must be an int >= 1"):
+        likelihoods.NoiseFitConfig(images=4, steps=0, restarts=1, candidates=8)
 
 
 def test_psnr_of_errors_and_bits_per_dim():
@@ -139,19 +144,32 @@ def test_group_log_likelihoods_use_the_chapters_settings_and_the_cache(generator
     monkeypatch.setenv("GANDENSITY_CACHE_DIR", str(tmp_path))
     cfg = chapter_config("c2_gan_density", "smoke")
     groups = {"a": torch.zeros(2, 1, 32, 32), "b": torch.full((1, 1, 32, 32), 0.5)}
-    ll, hits = likelihoods.group_log_likelihoods(cfg, generator, groups, sigma2=0.1)
+    ll, hits = likelihoods.group_log_likelihoods(generator, groups, specs.ais(cfg), sigma2=0.1)
     assert hits == 0 and list(ll) == ["a", "b"] and ll["a"].shape == (2,)
     direct, _ = likelihoods.log_likelihoods(generator, groups["a"], sigma2=0.1, steps=cfg.ais_steps,
                                             chains=cfg.ais_chains, leapfrog=cfg.leapfrog, seed=cfg.seed)
     assert torch.equal(direct, ll["a"])
-    again, hits = likelihoods.group_log_likelihoods(chapter_config("c3_typicality", "smoke"), generator, groups,
-                                                    sigma2=0.1)
+    c3 = specs.ais(chapter_config("c3_typicality", "smoke"))
+    again, hits = likelihoods.group_log_likelihoods(generator, groups, c3, sigma2=0.1)
     assert hits == 2 and torch.equal(again["b"], ll["b"])
 
 
 def test_noise_report_names_the_fit_in_two_short_lines():
     cfg = chapter_config("c3_typicality", "cpu")
     fit = likelihoods.NoiseFit(0.0167, torch.tensor([0.0167]), True)
-    lines = likelihoods.noise_report(cfg, fit).split("\n")
+    lines = likelihoods.noise_report(fit, specs.noise_fit(cfg)).split("\n")
     assert len(lines) == 2 and all(len(line) <= 88 for line in lines)
     assert lines[0].startswith("sigma2 = 0.0167 (PSNR 17.8 dB)") and str(cfg.noise_images) in lines[0]
+
+
+def test_image_groups_refuse_bad_counts_and_configs(generator):
+    cfg = chapter_config("c2_gan_density", "smoke")
+    groups = specs.image_groups(cfg)
+    with pytest.raises(ValueError, match="group 'test' must be an int >= 1, got -3"):
+        likelihoods.image_groups(generator, groups, sigma2=0.05, sizes={"test": -3})
+    with pytest.raises(ValueError, match="unknown group 'cifar'"):
+        specs.image_groups(cfg, {"cifar": 2})
+    with pytest.raises(TypeError, match="GroupsConfig"):
+        likelihoods.image_groups(generator, cfg, sigma2=0.05)
+    with pytest.raises(ValueError, match="AISConfig.chains must be an int >= 1"):
+        likelihoods.AISConfig(steps=5, chains=0, leapfrog=2)

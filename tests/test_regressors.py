@@ -13,11 +13,12 @@ from sklearn.metrics import roc_auc_score
 
 import gandensity as gd
 from gandensity.book.profiles import chapter_config
+from gandensity.book.specs import gan_spec
 from gandensity.workflows import evaluation, regressors
-from gandensity.workflows.data import ImageData
+from gandensity.workflows.data import DataSpec, ImageData, without_label
 from gandensity.workflows.models import DCGANConfig, Discriminator, Generator
 from gandensity.workflows.regressors import QNetwork, Regressor, RegressorConfig
-from gandensity.workflows.training import TrainConfig
+from gandensity.workflows.training import GANSpec, TrainConfig, train_gan
 
 
 @pytest.fixture(autouse=True)
@@ -179,49 +180,57 @@ def test_infogan_learns_to_recover_z_and_is_cached():
 
 
 def test_gan_and_regressor_in_one_call_share_the_cache_entries_of_the_parts():
-    cfg = regressors.gan_config(chapter_config("a2_sanity_checks", "smoke"), "natural", epochs=1, width=4)
+    spec = gan_spec(chapter_config("a2_sanity_checks", "smoke"), "natural", epochs=1, width=4)
     reg_cfg = RegressorConfig(width=4, epochs=1, batch_size=16)
-    gan, train, reg = regressors.pixel_regressor_for(cfg, reg_cfg, triplets=40, verbose=False)
-    alone, _ = regressors.gan_for(cfg, verbose=False)
+    gan, train, reg = regressors.pixel_regressor_for(spec, reg_cfg, triplets=40, verbose=False)
+    alone, _ = train_gan(spec, verbose=False)
     assert alone.from_cache and not gan.from_cache and len(train.images) == 256
     again = regressors.regressor_for(alone.generator, "pixel", triplets=40, config=reg_cfg, verbose=False)
     assert again.from_cache and again.path == reg.path and reg.label == "pixel"
-    info, _, latent = regressors.latent_regressor_for(cfg, reg_cfg, triplets=40, info_weight=1.0, verbose=False)
+    info, _, latent = regressors.latent_regressor_for(spec, reg_cfg, triplets=40, info_weight=1.0, verbose=False)
     assert latent.label == "latent" and not latent.from_cache and "q_error" in info.gan.history
-    _, _, cached = regressors.latent_regressor_for(cfg, reg_cfg, triplets=40, info_weight=1.0, verbose=False)
+    _, _, cached = regressors.latent_regressor_for(spec, reg_cfg, triplets=40, info_weight=1.0, verbose=False)
     assert cached.from_cache and cached.path == latent.path
 
 
 # ------------------------------------------------------------------------------------------ data helpers
 
 
-def test_gan_config_merges_seed_and_overrides():
+def test_gan_spec_merges_seed_and_overrides():
     cfg = chapter_config("a2_sanity_checks", "smoke", seed=3)
-    sub = regressors.gan_config(cfg, "natural", epochs="2", width=None)
-    assert sub["seed"] == 3 and sub["data_root"] is None and sub["epochs"] == 2
-    assert sub["width"] == cfg.natural["width"] and cfg.natural["epochs"] == 1  # the profile is untouched
+    spec = gan_spec(cfg, "natural", epochs=2, width=None)
+    assert spec.train.seed == 3 and spec.data.data_root is None and spec.train.epochs == 2
+    assert spec.model.width == cfg.natural["width"] and cfg.natural["epochs"] == 1  # the profile is untouched
+    assert spec.data == DataSpec("photo_patches", channels=3, train_images=256, test_images=128)
     with pytest.raises(ValueError, match="no GAN 'cifar'.*'mnist', 'natural'"):
-        regressors.gan_config(cfg, "cifar")
+        gan_spec(cfg, "cifar")
     with pytest.raises(ValueError, match="unknown GAN setting"):
-        regressors.gan_config(cfg, "mnist", epoch=2)
+        gan_spec(cfg, "mnist", epoch=2)
+    with pytest.raises(ValueError, match="TrainConfig.epochs must be an int >= 1, got '2'"):
+        gan_spec(cfg, "mnist", epochs="2")  # typed configs do not coerce: papermill values are checked upstream
+    with pytest.raises(TypeError, match="spec must be a GANSpec"):
+        train_gan(cfg)
+    with pytest.raises(ValueError, match="make DataSpec.channels/size match"):
+        GANSpec(DataSpec("mnist5k", channels=1), DCGANConfig(channels=3), TrainConfig(epochs=1))
 
 
 def test_splits_and_a_class_left_out():
-    cfg = regressors.gan_config(chapter_config("a2_sanity_checks", "smoke"), "natural")
-    train, test = regressors.load_split(cfg, "train"), regressors.load_split(cfg, "test")
+    data = gan_spec(chapter_config("a2_sanity_checks", "smoke"), "natural").data
+    train, test = data.load("train"), data.load("test")
     assert train.images.shape == (256, 3, 32, 32) and test.images.shape == (128, 3, 32, 32)
     assert test.name.endswith("-test") and not torch.equal(train.images[:128], test.images)
-    gray = regressors.load_split(cfg, "test", channels=1)
+    gray = data.load("test", channels=1)
     assert gray.images.shape == (128, 1, 32, 32)
-    mnist = regressors.load_split(regressors.gan_config(chapter_config("a2_sanity_checks", "smoke"), "mnist"),
-                                  "train")
-    no_ones = regressors.without_label(mnist, 1)
+    mnist = gan_spec(chapter_config("a2_sanity_checks", "smoke"), "mnist").data.load("train")
+    no_ones = without_label(mnist, 1)
     assert (no_ones.labels != 1).all() and len(no_ones.labels) == (mnist.labels != 1).sum()
     assert no_ones.name == "mnist5k-train-without-1"
     with pytest.raises(ValueError, match="no image of class 1"):
-        regressors.without_label(no_ones, 1)
+        without_label(no_ones, 1)
     with pytest.raises(ValueError, match="split must be"):
-        regressors.load_split(cfg, "all")
+        data.load("all")
+    with pytest.raises(ValueError, match="DataSpec.train_images"):
+        DataSpec("photo_patches", channels=3).load("train")
 
 
 # ------------------------------------------------------------------------------------------ evaluation

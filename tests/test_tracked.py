@@ -18,13 +18,18 @@ from torch.autograd.functional import jacobian
 from torch.distributions import MultivariateNormal
 
 from gandensity.numerics import mixtures, tracked
+from gandensity.numerics.priors import StandardNormal
 from gandensity.numerics.tracked import (BatchNorm, CircularConv2d, CopyInflate, HalveReduce, Linear, NeighbourDownsample2d,
-                                NeighbourUpsample2d, NoisePad, PixelShuffle, SmoothReLU, TrackedGenerator,
-                                standard_normal_log_prob)
+                                NeighbourUpsample2d, NoisePad, PixelShuffle, SmoothReLU, TrackedGenerator)
 
 pytestmark = pytest.mark.usefixtures("float64")  # tests/conftest.py
 
 TOL = 1e-8  # float64 brute-force comparisons
+
+
+def standard_normal_log_prob(x: torch.Tensor) -> torch.Tensor:
+    """log N(0, I) of each sample of x (B, ...) as one flat vector, (B,) float64 (numerics.priors' StandardNormal)."""
+    return StandardNormal().log_prob(x.double().flatten(1))
 
 
 def dense_logdet(f, x: torch.Tensor) -> float:
@@ -351,7 +356,7 @@ def test_generator_log_density_matches_brute_force(final):
     torch.manual_seed(12)
     g = bijective_generator(final)
     assert g.latent_dim + g.noise_dim == math.prod(g.out_shape), "a generator without reduction is square"
-    s = g.sample(3, generator=torch.Generator().manual_seed(0))
+    s = g.sample(3, rng=torch.Generator().manual_seed(0))
     assert s.x.shape == (3, *g.out_shape) and s.log_density.dtype == torch.float64
     inputs = torch.cat([s.z] + [e.flatten(1) for e in s.noises], 1)
     torch.testing.assert_close(g.inputs_to_output(inputs), s.x.flatten(1), rtol=0, atol=0)
@@ -372,7 +377,7 @@ def test_linear_gaussian_generator_matches_multivariate_normal():
     W, b = g.layers[0].weight.detach(), g.layers[0].bias.detach()
     A = W @ W.T
     cov = torch.cat([torch.cat([A, A], 1), torch.cat([A, A + sigma ** 2 * torch.eye(d)], 1)])
-    s = g.sample(500, generator=torch.Generator().manual_seed(1))
+    s = g.sample(500, rng=torch.Generator().manual_seed(1))
     want = MultivariateNormal(torch.cat([b, b]), cov).log_prob(s.x)
     torch.testing.assert_close(s.log_density, want, rtol=0, atol=1e-9)
 
@@ -385,18 +390,18 @@ def test_mlp_and_image_generators_build_and_replay():
     assert tracked.image_generator(8, channels=3, image_size=8, shuffles=1).out_shape == (3, 8, 8)
     for g in (mlp, image):
         g.train()
-        s = g.sample(6, generator=torch.Generator().manual_seed(0))
+        s = g.sample(6, rng=torch.Generator().manual_seed(0))
         assert torch.isfinite(s.log_density).all() and torch.isfinite(s.x).all()
         g.eval()
-        s = g.sample(6, generator=torch.Generator().manual_seed(0))
+        s = g.sample(6, rng=torch.Generator().manual_seed(0))
         assert s.x.shape == (6, *g.out_shape) and s.log_density.shape == (6,)
         assert torch.isfinite(s.log_density).all()
         assert [tuple(e.shape[1:]) for e in s.noises] == g.noise_shapes
         x, ld = g(s.z, s.noises)
         assert torch.equal(x, s.x) and torch.equal(ld, s.log_density), "replaying the noises must reproduce"
-        again = g.sample(6, generator=torch.Generator().manual_seed(0))
+        again = g.sample(6, rng=torch.Generator().manual_seed(0))
         assert torch.equal(again.x, s.x) and torch.equal(again.log_density, s.log_density)
-        other = g.sample(6, generator=torch.Generator().manual_seed(1))
+        other = g.sample(6, rng=torch.Generator().manual_seed(1))
         assert not torch.equal(other.x, s.x)
 
 
@@ -453,7 +458,7 @@ def test_mixture_log_prob_integrates_to_one(name, half, step):
 def test_mode_coverage_of_the_mixture_itself(name):
     target = mixtures.mixture(name)
     n = 20000
-    samples = target.sample(n, generator=torch.Generator().manual_seed(2))
+    samples = target.sample(n, rng=torch.Generator().manual_seed(2))
     assert samples.shape == (n, 2) and samples.dtype == torch.float32
     cov = mixtures.mode_coverage(samples, target)
     p = 1 - math.exp(-4.5)  # P(chi2_2 <= 9): within 3 std in 2-D

@@ -107,3 +107,11 @@ def test_rmsprop_and_uniform_prior_training():
         TrainConfig(epochs=1, optimizer="sgd")
     with pytest.raises(ValueError, match="prior must be"):
         TrainConfig(epochs=1, prior="laplace")
+
+
+@pytest.mark.parametrize("field, value", [("calibration_samples", 0), ("epochs", 0), ("batch_size", 1),
+                                          ("epochs", 1.9), ("lr", float("nan")), ("seed", -1)])
+def test_train_config_refuses_values_that_would_silently_change_the_model(field, value):
+    # calibration_samples = 0 would reset batch norm's statistics; 1.9 epochs would become 1
+    with pytest.raises(ValueError, match=f"TrainConfig.{field} must be"):
+        TrainConfig(**{"epochs": 1, field: value})

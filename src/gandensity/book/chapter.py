@@ -31,7 +31,9 @@ from gandensity.book.profiles import ChapterConfig, chapter_config, resolve_devi
 __all__ = ["Chapter", "start", "package_version", "CLAIMS_KEY", "LINE_WIDTH"]
 
 CLAIMS_KEY = "gandensity_claims"  # output metadata key that holds the claims as JSON records
-LINE_WIDTH = 88  # code and printed lines on the book's pages
+# Printed lines on the book's pages: output blocks are padded more than code blocks, so an 88-character
+# output line (the code limit) scrolls sideways at a 1600 px window; 80 leaves room.
+LINE_WIDTH = 80
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 

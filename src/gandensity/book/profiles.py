@@ -324,8 +324,8 @@ class ChapterConfig(Mapping[str, Any]):
     def __str__(self) -> str:
         width = max(map(len, self._values))
         lines = [f"{self.chapter} at profile {self.profile!r}:"]
-        for k, v in self._values.items():  # wrapped to the book's 88-character lines
-            lines += textwrap.wrap(f"  {k:<{width}} = {v!r}", 88, subsequent_indent=" " * (width + 5))
+        for k, v in self._values.items():  # wrapped to the book's 80-character printed lines
+            lines += textwrap.wrap(f"  {k:<{width}} = {v!r}", 80, subsequent_indent=" " * (width + 5))
         return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ The module is private; its names have no leading underscore so that other numeri
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable
 
 import torch
@@ -74,6 +75,47 @@ def check_sigma2(sigma2: float) -> float:
     if not (math.isfinite(sigma2) and sigma2 > 0):
         raise ValueError(f"sigma2 (the observation noise variance) must be finite and > 0, got {sigma2}")
     return float(sigma2)
+
+
+def check_positive_number(value: float, name: str, fix: str = "") -> float:
+    """``value`` as a float: one finite real number > 0 (not a bool; a one-element tensor is accepted).
+
+    ``fix`` ends the message of a ValueError (e.g. ``"pass e.g. sigma=0.1"``)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}" + (f"; {fix}" if fix else ""))
+    return float(value)
+
+
+def check_chunk(chunk: int | None, what: str = "rows") -> None:
+    """``chunk`` is ``None`` (no bound: everything in one call) or a positive int (``what`` per call)."""
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+        raise ValueError(f"chunk must be a positive int ({what} per call) or None (all in one call), got {chunk!r}")
+
+
+def check_latents(z: torch.Tensor, name: str = "z", dim: int | None = None) -> None:
+    """``z`` is a finite floating-point (B, n) tensor with B >= 1 (and n == ``dim`` if given)."""
+    if not isinstance(z, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (B, n) (a batch of latents), got {type(z).__name__}")
+    if z.ndim != 2 or z.shape[0] < 1 or (dim is not None and z.shape[1] != dim):
+        want = "(B, n)" if dim is None else f"(B, {dim})"
+        raise ValueError(f"{name} must have shape {want} with B >= 1 (a batch of latents), got shape "
+                         f"{tuple(z.shape)}; for a single latent pass {name}[None]")
+    if not z.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {z.dtype}; pass {name}.float()")
+    if not torch.isfinite(z).all():
+        bad = (~torch.isfinite(z)).any(1).nonzero().flatten().tolist()
+        raise ValueError(f"{name} contains NaN or inf in rows {bad[:10]}; pass finite latents")
+
+
+def check_prior(prior: object) -> None:
+    """``prior`` has the ``log_prob(z)`` and ``sample(b, dim, generator=, device=)`` methods of a latent prior."""
+    if not (callable(getattr(prior, "log_prob", None)) and callable(getattr(prior, "sample", None))):
+        raise TypeError(f"prior must have log_prob(z) and sample(b, dim) methods (a numerics.priors.Prior such as "
+                        f"StandardNormal()), got {type(prior).__name__}; pass prior=None for the standard normal")
 
 
 def infer_latent_dim(generator: Generator, latent_dim: int | None) -> int:

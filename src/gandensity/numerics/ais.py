@@ -29,7 +29,10 @@ never influence each other (a NaN in one image's chain cannot change another ima
 whose posterior is sharper gets a smaller step.
 
 Everything is batched: the B images times ``chains`` chains form one (B * chains, n) tensor of latents, advanced
-together (rows image-major: row b * chains + c is chain c of image b); the generator sees batches of that size.
+together (rows image-major: row b * chains + c is chain c of image b). The generator sees batches of at most
+``chunk`` of those rows (its activations and autograd graph are what grows with the batch); the chains' state,
+the step sizes and every random number are those of all rows at once, so the result does not depend on ``chunk``
+beyond the generator's own rounding, and with one chunk the generator call is the unchunked one.
 """
 
 from __future__ import annotations
@@ -42,9 +45,9 @@ import torch
 from torch import nn
 
 from gandensity.numerics import annealing, hmc
-from gandensity.numerics._checks import (Generator, check_generator, check_images, check_output_shape,
-                                         check_positive_int, check_sigma2, infer_latent_dim, latent_dtype,
-                                         seeded_rng)
+from gandensity.numerics._checks import (Generator, check_chunk, check_generator, check_images, check_output_shape,
+                                         check_positive_int, check_prior, check_sigma2, infer_latent_dim,
+                                         latent_dtype, seeded_rng)
 from gandensity.numerics.priors import Prior, StandardNormal
 
 __all__ = ["AISResult", "AISBounds", "ais_log_likelihood", "bdmc_upper_bound", "ais_bounds", "simulate",
@@ -55,6 +58,9 @@ TARGET_ACCEPTANCE = 0.65
 STEP_INCREASE, STEP_DECREASE = 1.02, 0.98
 STEP_MIN, STEP_MAX = 1e-4, 0.5
 ACCEPTANCE_DECAY = 0.9  # a <- 0.9 a + 0.1 mean(accept)
+# Rows (image x chain pairs) per generator call by default: bounds memory at that many rows' activations and graph.
+# The paper profile's largest AIS call (1000 images x 4 chains) fits in one chunk, so default runs are unchunked.
+CHUNK = 4096
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -117,16 +123,22 @@ def _accumulation_dtype(device: torch.device) -> torch.dtype:
 
 def _anneal(generator: Generator, x: torch.Tensor, z0: torch.Tensor, betas: torch.Tensor, sigma2: float,
             prior: Prior, chains: int, leapfrog: int, step_size: float, adapt: bool,
-            rng: torch.Generator | None) -> AISResult:
+            rng: torch.Generator | None, chunk: int | None = None) -> AISResult:
     """Run AIS along ``betas`` from ``z0`` ((B * chains, n), image-major) for the images ``x`` (B, ...).
 
     The log weights are those of the schedule's direction: sum_t (beta_t - beta_{t-1}) log N(x; G(z_{t-1}), sigma2).
     ``log_likelihood`` is their log-mean-exp if the schedule rises, minus it if it falls (reverse chain).
+    The generator is called on at most ``chunk`` rows at a time (``None``: all B * chains rows at once).
     """
     B, n, C = x.shape[0], z0.shape[1], chains
+    N = B * C
     acc_dtype = _accumulation_dtype(x.device)
-    x_rows = x.reshape(B, -1).repeat_interleave(C, 0)  # (B * C, D)
-    D = x_rows.shape[1]
+    x_flat = x.reshape(B, -1)
+    D = x_flat.shape[1]
+    size = N if chunk is None else min(chunk, N)
+    # (start, end, the image of each row) of each chunk: the (B * C, D) repeated images are never formed whole
+    spans = [(s, min(s + size, N), torch.arange(s, min(s + size, N), device=x.device) // C)
+             for s in range(0, N, size)]
     log_norm = -0.5 * D * math.log(2 * math.pi * sigma2)  # of N(x; G(z), sigma2 I)
     inv_sigma2 = 1.0 / sigma2
 
@@ -140,10 +152,14 @@ def _anneal(generator: Generator, x: torch.Tensor, z0: torch.Tensor, betas: torc
                 log_prior = prior.log_prob(z)
                 grad_prior = torch.autograd.grad(log_prior.sum(), z)[0] if log_prior.requires_grad \
                     else torch.zeros_like(z)
-            residual = x_rows - generator(z).reshape(z.shape[0], -1)
-            log_lik = -0.5 * inv_sigma2 * residual.pow(2).sum(1)
-            grad_lik = torch.autograd.grad(log_lik.sum(), z)[0]
-        return log_prior.detach(), log_lik.detach(), grad_prior, grad_lik
+            log_lik, grad_lik = [], []
+            for start, end, image in spans:
+                zc = z.detach()[start:end].requires_grad_(True)
+                residual = x_flat.index_select(0, image) - generator(zc).reshape(end - start, -1)
+                part = -0.5 * inv_sigma2 * residual.pow(2).sum(1)
+                grad_lik.append(torch.autograd.grad(part.sum(), zc)[0])
+                log_lik.append(part.detach())
+        return log_prior.detach(), torch.cat(log_lik), grad_prior, torch.cat(grad_lik)
 
     def temper(aux: tuple[torch.Tensor, ...], position: torch.Tensor, beta: float) -> hmc.HMCState:
         log_prior, log_lik, grad_prior, grad_lik = aux
@@ -156,7 +172,7 @@ def _anneal(generator: Generator, x: torch.Tensor, z0: torch.Tensor, betas: torc
 
     b = betas.tolist()
     state = target(b[0])(z0)
-    log_w = torch.zeros(B * C, dtype=acc_dtype, device=x.device)
+    log_w = torch.zeros(N, dtype=acc_dtype, device=x.device)
     live = torch.isfinite(state.aux[1]) & torch.isfinite(state.grad).all(1)
     step = torch.full((B,), float(step_size), dtype=z0.dtype, device=x.device)
     avg_accept = torch.full((B,), TARGET_ACCEPTANCE, dtype=z0.dtype, device=x.device)
@@ -208,21 +224,35 @@ def _schedule(schedule: Literal["sigmoid", "linear"] | torch.Tensor | Sequence[f
         if schedule == "linear":
             return annealing.linear_schedule(steps)
         raise ValueError(f"unknown schedule {schedule!r}; choose 'sigmoid', 'linear' or pass the betas")
-    betas = torch.as_tensor(schedule, dtype=torch.float64).flatten()
+    fix = f"pass steps + 1 = {steps + 1} finite betas rising from 0 to 1, e.g. annealing.sigmoid_schedule({steps})"
+    try:
+        betas = torch.as_tensor(schedule, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"schedule must be 'sigmoid', 'linear' or a sequence of betas, got "
+                        f"{type(schedule).__name__}; {fix}") from err
     if betas.numel() != steps + 1:
-        raise ValueError(f"an explicit schedule needs steps + 1 = {steps + 1} betas, got {betas.numel()}")
-    if betas[0] != 0 or betas[-1] != 1 or (betas.diff() < 0).any():
-        raise ValueError("an explicit schedule must rise (non-decreasing) from beta_0 = 0 to beta_T = 1")
+        raise ValueError(f"an explicit schedule needs steps + 1 = {steps + 1} betas, got {betas.numel()}; {fix}")
+    bad = (~torch.isfinite(betas)).nonzero().flatten().tolist()
+    if bad:
+        raise ValueError(f"schedule (the betas) contains NaN or inf at positions {bad[:10]}; {fix}")
+    if betas[0] != 0 or betas[-1] != 1:
+        raise ValueError(f"schedule (the betas) must start at beta_0 = 0 and end at beta_T = 1, got beta_0 = "
+                         f"{betas[0].item()!r} and beta_T = {betas[-1].item()!r}; {fix}")
+    falls = (betas.diff() < 0).nonzero().flatten().tolist()
+    if falls:
+        raise ValueError(f"schedule (the betas) must rise (non-decreasing) from beta_0 = 0 to beta_T = 1, but it "
+                         f"falls after positions {falls[:10]}; {fix}")
     return betas
 
 
 def _check_common(generator: Generator, x: torch.Tensor, sigma2: float, steps: int, chains: int, leapfrog: int,
-                  step_size: float, latent_dim: int | None) -> tuple[int, torch.dtype, float]:
+                  step_size: float, latent_dim: int | None, chunk: int | None) -> tuple[int, torch.dtype, float]:
     check_generator(generator)
     check_images(x)
     sigma2 = check_sigma2(sigma2)
     check_positive_int(steps=steps, chains=chains, leapfrog=leapfrog)
-    if not (isinstance(step_size, (int, float)) and STEP_MIN <= step_size <= STEP_MAX):
+    check_chunk(chunk, "rows of latents (image x chain pairs) per generator call")
+    if isinstance(step_size, bool) or not (isinstance(step_size, (int, float)) and STEP_MIN <= step_size <= STEP_MAX):
         raise ValueError(f"step_size must be in [{STEP_MIN}, {STEP_MAX}], got {step_size!r}")
     n = infer_latent_dim(generator, latent_dim)
     dtype = latent_dtype(generator, x)
@@ -238,7 +268,7 @@ def ais_log_likelihood(generator: Generator, x: torch.Tensor, *, sigma2: float, 
                        leapfrog: int = 10, prior: Prior | None = None, latent_dim: int | None = None,
                        step_size: float = STEP_SIZE, adapt_step_size: bool = True,
                        schedule: Literal["sigmoid", "linear"] | torch.Tensor = "sigmoid", seed: int | None = None,
-                       return_diagnostics: bool = False) -> torch.Tensor | AISResult:
+                       return_diagnostics: bool = False, chunk: int | None = CHUNK) -> torch.Tensor | AISResult:
     """AIS estimate of log p(x) under x = G(z) + N(0, sigma2 I), z ~ prior (paper 002, section 4.1).
 
     Args:
@@ -262,21 +292,25 @@ def ais_log_likelihood(generator: Generator, x: torch.Tensor, *, sigma2: float, 
         seed: seeds the prior draws, momenta and accept/reject uniforms (on x's device); ``None`` uses the
             global RNG.
         return_diagnostics: return an :class:`AISResult` instead of the (B,) tensor.
+        chunk: at most this many of the B * chains rows go through the generator per call (default 4096), which
+            bounds the memory of its activations and graph; ``None`` sends all rows at once. The result does not
+            depend on it beyond the generator's rounding (all random numbers are drawn for all rows at once).
 
     Returns:
         (B,) float64 tensor of log p(x) estimates in nats (a stochastic lower bound that tightens as ``steps``
         grows), or :class:`AISResult`. An image whose chains all turn non-finite gets NaN (with a warning);
         other images are unaffected. Convert to bits/dim with :func:`bits_per_dim`. No autograd graph.
     """
-    n, dtype, sigma2 = _check_common(generator, x, sigma2, steps, chains, leapfrog, step_size, latent_dim)
+    n, dtype, sigma2 = _check_common(generator, x, sigma2, steps, chains, leapfrog, step_size, latent_dim, chunk)
     prior = prior if prior is not None else StandardNormal()
+    check_prior(prior)
     betas = _schedule(schedule, steps)
     rng = seeded_rng(seed, x.device)
     B = x.shape[0]
     with torch.no_grad():
-        z0 = prior.sample(B * chains, n, generator=rng, device=x.device).to(dtype)
+        z0 = prior.sample(B * chains, n, rng=rng, device=x.device).to(dtype)
         result = _anneal(generator, x.to(dtype), z0, betas, sigma2, prior, chains, leapfrog, step_size,
-                         adapt_step_size, rng)
+                         adapt_step_size, rng, chunk)
     return result if return_diagnostics else result.log_likelihood
 
 
@@ -295,7 +329,7 @@ def bdmc_upper_bound(generator: Generator, z_true: torch.Tensor, x: torch.Tensor
                      chains: int = 4, leapfrog: int = 10, prior: Prior | None = None,
                      latent_dim: int | None = None, step_size: float = STEP_SIZE, adapt_step_size: bool = True,
                      schedule: Literal["sigmoid", "linear"] | torch.Tensor = "sigmoid", seed: int | None = None,
-                     return_diagnostics: bool = False) -> torch.Tensor | AISResult:
+                     return_diagnostics: bool = False, chunk: int | None = CHUNK) -> torch.Tensor | AISResult:
     """Reverse AIS (BDMC, Grosse et al. 2015): a stochastic upper bound on log p(x) for *simulated* data.
 
     Valid only when each image was generated from its latent with the same noise, x = G(z_true) + N(0, sigma2 I),
@@ -304,18 +338,20 @@ def bdmc_upper_bound(generator: Generator, z_true: torch.Tensor, x: torch.Tensor
     reverse weights estimate 1/p(x) without bias, so -log-mean-exp of their logs is an upper bound in
     expectation. For real images no exact posterior sample exists and this bound does not apply.
 
-    Arguments as :func:`ais_log_likelihood`, plus ``z_true`` (B, n). Returns (B,) float64 or :class:`AISResult`
-    (``log_weights`` are the reverse log weights, estimates of log 1/p(x); ``betas`` run from 1 to 0).
+    Arguments as :func:`ais_log_likelihood` (``chunk`` included), plus ``z_true`` (B, n). Returns (B,) float64 or
+    :class:`AISResult` (``log_weights`` are the reverse log weights, estimates of log 1/p(x); ``betas`` run from 1
+    to 0).
     """
-    n, dtype, sigma2 = _check_common(generator, x, sigma2, steps, chains, leapfrog, step_size, latent_dim)
+    n, dtype, sigma2 = _check_common(generator, x, sigma2, steps, chains, leapfrog, step_size, latent_dim, chunk)
     _check_z_true(z_true, x, n)
     prior = prior if prior is not None else StandardNormal()
+    check_prior(prior)
     betas = _schedule(schedule, steps).flip(0)
     rng = seeded_rng(seed, x.device)
     with torch.no_grad():
         z0 = z_true.to(device=x.device, dtype=dtype).repeat_interleave(chains, 0)
         result = _anneal(generator, x.to(dtype), z0, betas, sigma2, prior, chains, leapfrog, step_size,
-                         adapt_step_size, rng)
+                         adapt_step_size, rng, chunk)
     return result if return_diagnostics else result.log_likelihood
 
 
@@ -323,7 +359,7 @@ def ais_bounds(generator: Generator, z_true: torch.Tensor, x: torch.Tensor, *, s
                chains: int = 4, leapfrog: int = 10, prior: Prior | None = None, latent_dim: int | None = None,
                step_size: float = STEP_SIZE, adapt_step_size: bool = True,
                schedule: Literal["sigmoid", "linear"] | torch.Tensor = "sigmoid",
-               seed: int | None = None) -> AISBounds:
+               seed: int | None = None, chunk: int | None = CHUNK) -> AISBounds:
     """Forward AIS (lower bound) and reverse AIS from ``z_true`` (upper bound) on simulated data: BDMC.
 
     The true log p(x) lies between ``lower`` and ``upper`` in expectation; ``gap`` = upper - lower shrinks as
@@ -331,7 +367,8 @@ def ais_bounds(generator: Generator, z_true: torch.Tensor, x: torch.Tensor, *, s
     use independent random numbers (seeds ``seed`` and ``seed + 1``). Arguments as :func:`bdmc_upper_bound`.
     """
     kwargs = dict(sigma2=sigma2, steps=steps, chains=chains, leapfrog=leapfrog, prior=prior, latent_dim=latent_dim,
-                  step_size=step_size, adapt_step_size=adapt_step_size, schedule=schedule, return_diagnostics=True)
+                  step_size=step_size, adapt_step_size=adapt_step_size, schedule=schedule, return_diagnostics=True,
+                  chunk=chunk)
     reverse = bdmc_upper_bound(generator, z_true, x, seed=None if seed is None else seed + 1, **kwargs)
     forward = ais_log_likelihood(generator, x, seed=seed, **kwargs)
     lower, upper = forward.log_likelihood, reverse.log_likelihood
@@ -347,13 +384,14 @@ def simulate(generator: Generator, b: int, *, sigma2: float, prior: Prior | None
     check_positive_int(b=b)
     n = infer_latent_dim(generator, latent_dim)
     prior = prior if prior is not None else StandardNormal()
+    check_prior(prior)
     if device is None and isinstance(generator, nn.Module):
         param = next(generator.parameters(), None)
         device = param.device if param is not None else None
     device = torch.device(device or "cpu")
     rng = seeded_rng(seed, device)
     with torch.no_grad():
-        z = prior.sample(b, n, generator=rng, device=device)
+        z = prior.sample(b, n, rng=rng, device=device)
         if isinstance(generator, nn.Module):
             param = next(generator.parameters(), None)
             if param is not None and param.is_floating_point():

@@ -15,11 +15,19 @@ import torch
 __all__ = ["sigmoid_schedule", "linear_schedule", "log_mean_exp"]
 
 
+def _check_steps(steps: int) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps!r}; pass the number of intermediate distributions T, "
+                         "an int >= 1")
+
+
 def sigmoid_schedule(steps: int, radius: float = 4.0) -> torch.Tensor:
     """The (steps + 1,) float64 betas of Wu et al.: s = sigmoid(linspace(-radius, radius, steps + 1)),
     beta = (s - s_0) / (s_T - s_0), so beta_0 = 0 and beta_steps = 1 exactly; dense near both ends."""
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    _check_steps(steps)
+    if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not (math.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a finite number > 0 (the sigmoid's range is [-radius, radius]), got "
+                         f"{radius!r}; pass e.g. radius=4.0 (Wu et al.)")
     s = torch.sigmoid(torch.linspace(-radius, radius, steps + 1, dtype=torch.float64))
     beta = (s - s[0]) / (s[-1] - s[0])
     beta[0], beta[-1] = 0.0, 1.0
@@ -28,8 +36,7 @@ def sigmoid_schedule(steps: int, radius: float = 4.0) -> torch.Tensor:
 
 def linear_schedule(steps: int) -> torch.Tensor:
     """(steps + 1,) float64 betas equally spaced from 0 to 1."""
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    _check_steps(steps)
     return torch.linspace(0.0, 1.0, steps + 1, dtype=torch.float64)
 
 

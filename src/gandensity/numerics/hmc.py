@@ -16,6 +16,8 @@ from typing import Callable, NamedTuple
 
 import torch
 
+from gandensity.numerics._checks import check_positive_int
+
 __all__ = ["HMCState", "HMCInfo", "hmc_step"]
 
 LogProbFn = Callable[[torch.Tensor], "HMCState"]
@@ -59,7 +61,7 @@ def _select(mask: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.T
 
 
 def hmc_step(state: HMCState, log_prob_fn: LogProbFn, step_size: torch.Tensor | float, leapfrog: int,
-             generator: torch.Generator | None = None) -> tuple[HMCState, HMCInfo]:
+             rng: torch.Generator | None = None) -> tuple[HMCState, HMCInfo]:
     """One Metropolis-adjusted HMC transition of N chains (a pure function of its inputs and the RNG).
 
     Args:
@@ -74,10 +76,18 @@ def hmc_step(state: HMCState, log_prob_fn: LogProbFn, step_size: torch.Tensor | 
     Returns:
         ``(new_state, info)``: chains whose proposal is rejected (or non-finite) keep their state exactly.
     """
+    check_positive_int(leapfrog=leapfrog)
     q0 = state.position
+    if isinstance(step_size, bool) or not isinstance(step_size, (int, float, torch.Tensor)):
+        raise TypeError(f"step_size must be a positive number or a (N,) tensor of them, got {type(step_size).__name__}")
     eps = torch.as_tensor(step_size, dtype=q0.dtype, device=q0.device)
+    if eps.ndim > 1 or (eps.ndim == 1 and eps.shape[0] != q0.shape[0]):
+        raise ValueError(f"step_size must be a number or a (N,) = ({q0.shape[0]},) tensor (one per chain), got shape "
+                         f"{tuple(eps.shape)}")
+    if not bool(((eps > 0) & torch.isfinite(eps)).all()):
+        raise ValueError(f"step_size must be finite and > 0 (every entry), got {step_size!r}; pass e.g. 0.05")
     eps = eps.reshape(-1, 1) if eps.ndim else eps
-    r0 = torch.randn(q0.shape, generator=generator, dtype=q0.dtype, device=q0.device)
+    r0 = torch.randn(q0.shape, generator=rng, dtype=q0.dtype, device=q0.device)
     r = r0 + 0.5 * eps * state.grad
     q, proposal = q0, state
     for i in range(leapfrog):
@@ -90,7 +100,7 @@ def hmc_step(state: HMCState, log_prob_fn: LogProbFn, step_size: torch.Tensor | 
     finite = (torch.isfinite(proposal.log_density) & torch.isfinite(log_ratio) & torch.isfinite(q).all(1)
               & torch.isfinite(proposal.grad).all(1))
     log_ratio = torch.where(finite, log_ratio, torch.full_like(log_ratio, -math.inf))
-    u = torch.rand(log_ratio.shape, generator=generator, dtype=log_ratio.dtype, device=log_ratio.device)
+    u = torch.rand(log_ratio.shape, generator=rng, dtype=log_ratio.dtype, device=log_ratio.device)
     accepted = torch.log1p(-u) < log_ratio  # 1 - u in (0, 1]: never log(0)
     new = HMCState(_select(accepted, proposal.position, state.position),
                    _select(accepted, proposal.log_density, state.log_density),

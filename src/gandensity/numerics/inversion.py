@@ -8,7 +8,9 @@ R ~ 4 and 500-750 Adam iterations.
 
 All B images times R restarts are optimized together as one (R * B, n) parameter: the loss is the sum over rows
 of each row's squared error, so each row's gradient is its own, and Adam is elementwise, so rows never interact
-(a batch gives the same result as one image at a time with the same candidates, up to rounding).
+(a batch gives the same result as one image at a time with the same candidates, up to rounding). The generator
+sees at most ``chunk`` of those rows per call (their gradients accumulate into the one parameter before each Adam
+step), which bounds the memory of its activations and graph without changing the result beyond rounding.
 
 The reconstruction error is reported as the mean squared error per value, |G(z) - x|^2 / D: averaged over
 training images it is the maximum-likelihood estimate of the observation-noise variance sigma2 of
@@ -22,11 +24,16 @@ from typing import NamedTuple
 
 import torch
 
-from gandensity.numerics._checks import (Generator, check_generator, check_images, check_output_shape,
-                                         check_positive_int, infer_latent_dim, latent_dtype, seeded_rng)
+from gandensity.numerics._checks import (Generator, check_chunk, check_generator, check_images, check_latents,
+                                         check_output_shape, check_positive_int, check_prior, infer_latent_dim,
+                                         latent_dtype, seeded_rng)
 from gandensity.numerics.priors import Prior, StandardNormal
 
 __all__ = ["Inversion", "invert", "nearest_samples"]
+
+# Rows (restart x image pairs) per generator call by default: bounds memory at that many rows' activations and
+# graph. The paper profile's largest inversion (1000 images x 4 restarts) fits in one chunk, so it is unchunked.
+CHUNK = 4096
 
 
 class Inversion(NamedTuple):
@@ -52,23 +59,39 @@ def _flat_error(generator: Generator, z: torch.Tensor, target: torch.Tensor) -> 
     return (generator(z).reshape(z.shape[0], -1) - target).pow(2).sum(1)
 
 
+def _chunks(z: torch.Tensor, chunk: int | None) -> list[slice]:
+    """Row slices of at most ``chunk`` rows covering z (one slice, all rows, for ``None``)."""
+    size = z.shape[0] if chunk is None else chunk
+    return [slice(start, start + size) for start in range(0, z.shape[0], size)]
+
+
 def nearest_samples(generator: Generator, x: torch.Tensor, candidates: torch.Tensor,
                     chunk_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """For each image, the candidate latent whose G(z) is nearest in l2.
 
     Args:
-        generator: (N, n) -> (N, ...).   x: (B, ...) images.   candidates: (K, n) latents.
+        generator: (N, n) -> (N, ...).   x: (B, ...) images of the generator's per-image output shape.
+        candidates: (K, n) latents, K >= 1.
         chunk_size: candidates generated per call (bounds memory at chunk_size images).
 
     Returns:
         ``(index, squared_distance)``: (B,) index into ``candidates`` and (B,) |G(z_index) - x|^2.
     """
+    check_generator(generator)
+    check_images(x)
+    check_latents(candidates, "candidates")
+    check_positive_int(chunk_size=chunk_size)
     xs = x.reshape(x.shape[0], -1)
     best_d = torch.full((xs.shape[0],), math.inf, dtype=xs.dtype, device=xs.device)
     best_i = torch.zeros(xs.shape[0], dtype=torch.long, device=xs.device)
     with torch.no_grad():
         for start in range(0, candidates.shape[0], chunk_size):
-            g = generator(candidates[start:start + chunk_size]).reshape(-1, xs.shape[1]).to(xs.dtype)
+            out = generator(candidates[start:start + chunk_size])
+            if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != tuple(x.shape[1:]):
+                raise ValueError(f"x has images of shape {tuple(x.shape[1:])} but the generator outputs "
+                                 f"{tuple(getattr(out, 'shape', ())[1:])}: shape mismatch; pass images shaped like "
+                                 "the generator's output")
+            g = out.reshape(-1, xs.shape[1]).to(xs.dtype)
             # |x - g|^2 = |x|^2 - 2 x.g + |g|^2, (B, k); clamp the rounding below zero
             d = (xs.pow(2).sum(1, keepdim=True) - 2 * xs @ g.T + g.pow(2).sum(1)).clamp_min(0)
             d = torch.where(torch.isnan(d), torch.full_like(d, math.inf), d)
@@ -81,7 +104,7 @@ def nearest_samples(generator: Generator, x: torch.Tensor, candidates: torch.Ten
 
 def invert(generator: Generator, x: torch.Tensor, *, steps: int = 500, restarts: int = 4, candidates: int = 500,
            lr: float = 0.1, prior: Prior | None = None, latent_dim: int | None = None, seed: int | None = None,
-           chunk_size: int = 256) -> Inversion:
+           chunk_size: int = 256, chunk: int | None = CHUNK) -> Inversion:
     """Project images onto G: the latent minimizing |G(z) - x|^2, by Adam from the nearest of K samples.
 
     Args:
@@ -99,6 +122,9 @@ def invert(generator: Generator, x: torch.Tensor, *, steps: int = 500, restarts:
         latent_dim: n; read from ``generator.latent_dim`` or ``generator.config.latent_dim`` if omitted.
         seed: seeds the candidates (on x's device); ``None`` uses the global RNG.
         chunk_size: candidates generated per call when searching the nearest.
+        chunk: at most this many of the R * B rows go through the generator per call while optimizing (default
+            4096), which bounds the memory of its activations and graph; ``None`` sends all rows at once. The
+            result does not depend on it beyond the generator's rounding.
 
     Returns:
         :class:`Inversion`: best latents, reconstructions, errors (mean squared error per value), per-restart
@@ -107,12 +133,14 @@ def invert(generator: Generator, x: torch.Tensor, *, steps: int = 500, restarts:
     check_generator(generator)
     check_images(x)
     check_positive_int(steps=steps, restarts=restarts, candidates=candidates, chunk_size=chunk_size)
+    check_chunk(chunk, "rows of latents (restart x image pairs) per generator call")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     n = infer_latent_dim(generator, latent_dim)
     dtype = latent_dtype(generator, x)
     check_output_shape(generator, x, n, dtype)
     prior = prior if prior is not None else StandardNormal()
+    check_prior(prior)
     rng = seeded_rng(seed, x.device)
     B, R = x.shape[0], restarts
     xs = x.reshape(B, -1).to(dtype)
@@ -121,8 +149,8 @@ def invert(generator: Generator, x: torch.Tensor, *, steps: int = 500, restarts:
     # starting points: per restart, the nearest of K fresh candidates
     starts, init_err = [], []
     for _ in range(R):
-        cand = prior.sample(candidates, n, generator=rng, device=x.device).to(dtype)
-        index, dist = nearest_samples(generator, xs, cand, chunk_size)
+        cand = prior.sample(candidates, n, rng=rng, device=x.device).to(dtype)
+        index, dist = nearest_samples(generator, x.to(dtype), cand, chunk_size)
         starts.append(cand[index])
         init_err.append(dist / D)
     z = torch.cat(starts).detach().clone().requires_grad_(True)  # (R * B, n), restart-major
@@ -133,25 +161,34 @@ def invert(generator: Generator, x: torch.Tensor, *, steps: int = 500, restarts:
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)))
     best_z = z.detach().clone()
     best_err = torch.full((R * B,), math.inf, dtype=dtype, device=x.device)
+    rows = _chunks(z, chunk)
     with torch.enable_grad():
         for _ in range(steps):
             optimizer.zero_grad(set_to_none=True)
-            err = _flat_error(generator, z, target)  # at the current z, before this update
+            if len(rows) == 1:
+                err = _flat_error(generator, z, target)  # at the current z, before this update
+                err.sum().backward()
+            else:  # each chunk's rows get their own gradients; the others' stay 0 until their chunk
+                parts = []
+                for r in rows:
+                    part = _flat_error(generator, z[r], target[r])
+                    part.sum().backward()
+                    parts.append(part.detach())
+                err = torch.cat(parts)
             with torch.no_grad():
                 better = err < best_err  # NaN never is
                 best_err = torch.where(better, err, best_err)
                 best_z = torch.where(better[:, None], z, best_z)
-            err.sum().backward()
             optimizer.step()
             schedule.step()
     with torch.no_grad():
-        err = _flat_error(generator, z, target)
+        err = torch.cat([_flat_error(generator, z[r], target[r]) for r in rows])
         better = err < best_err
         best_err = torch.where(better, err, best_err)
         best_z = torch.where(better[:, None], z.detach(), best_z)
         errors = (best_err / D).view(R, B).T  # (B, R)
         pick = errors.argmin(1)  # NaN rows (all restarts NaN) stay inf and pick 0
         z_best = best_z.view(R, B, n)[pick, torch.arange(B, device=x.device)]
-        reconstruction = generator(z_best)
+        reconstruction = torch.cat([generator(z_best[r]) for r in _chunks(z_best, chunk)])
         error = (reconstruction.reshape(B, -1) - xs).pow(2).mean(1)
     return Inversion(z_best, reconstruction, error, errors, initial_errors)

@@ -27,10 +27,10 @@ class GaussianMixture2d:
     means: Tensor
     std: float
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, n: int, rng: torch.Generator | None = None) -> Tensor:
         """(n, 2) float32 samples."""
-        k = torch.randint(0, len(self.means), (n,), generator=generator)
-        e = torch.randn(n, 2, generator=generator, dtype=torch.float64)
+        k = torch.randint(0, len(self.means), (n,), generator=rng)
+        e = torch.randn(n, 2, generator=rng, dtype=torch.float64)
         return (self.means[k] + self.std * e).float()
 
     def log_prob(self, x: Tensor) -> Tensor:

@@ -22,7 +22,7 @@ class Prior(Protocol):
         """Log-density of each row of ``z`` (B, n) -> (B,)."""
         ...
 
-    def sample(self, b: int, dim: int, *, generator: torch.Generator | None = None,
+    def sample(self, b: int, dim: int, *, rng: torch.Generator | None = None,
                device: torch.device | str | None = None) -> torch.Tensor:
         """Draw ``b`` latents of dimension ``dim`` -> (b, dim)."""
         ...
@@ -35,9 +35,9 @@ class StandardNormal:
         n = z.shape[-1]
         return -0.5 * z.pow(2).sum(-1) - 0.5 * n * math.log(2 * math.pi)
 
-    def sample(self, b: int, dim: int, *, generator: torch.Generator | None = None,
+    def sample(self, b: int, dim: int, *, rng: torch.Generator | None = None,
                device: torch.device | str | None = None) -> torch.Tensor:
-        return torch.randn(b, dim, generator=generator, device=device)
+        return torch.randn(b, dim, generator=rng, device=device)
 
     def __repr__(self) -> str:
         return "StandardNormal()"
@@ -47,8 +47,9 @@ class UniformBox:
     """Uniform on [low, high]^n; log-density -inf outside the box."""
 
     def __init__(self, low: float = -1.0, high: float = 1.0) -> None:
-        if not high > low:
-            raise ValueError(f"UniformBox needs high > low, got low={low}, high={high}")
+        if not (math.isfinite(low) and math.isfinite(high) and high > low):
+            raise ValueError(f"UniformBox needs finite bounds with high > low, got low={low}, high={high}; pass e.g. "
+                             "UniformBox(-1.0, 1.0)")
         self.low, self.high = float(low), float(high)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
@@ -57,9 +58,9 @@ class UniformBox:
         value = torch.full(z.shape[:-1], -n * math.log(self.high - self.low), dtype=z.dtype, device=z.device)
         return torch.where(inside, value, torch.full_like(value, -math.inf))
 
-    def sample(self, b: int, dim: int, *, generator: torch.Generator | None = None,
+    def sample(self, b: int, dim: int, *, rng: torch.Generator | None = None,
                device: torch.device | str | None = None) -> torch.Tensor:
-        u = torch.rand(b, dim, generator=generator, device=device)
+        u = torch.rand(b, dim, generator=rng, device=device)
         return self.low + (self.high - self.low) * u
 
     def __repr__(self) -> str:

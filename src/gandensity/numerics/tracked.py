@@ -11,6 +11,11 @@ holds). Batch normalization treats the batch statistics as constants (appendix A
 Noise enters through standard-normal draws ``eps`` that a layer scales by its ``sigma``; passing them explicitly
 (``TrackedGenerator.forward(z, noises)``) makes the generator a deterministic function of ``(z, eps)``, which is how
 the tests compare the tracked density with a brute-force Jacobian.
+
+Inputs are checked at the door: latents and noises must be finite float32/float64 batches (B >= 1) of the
+parameters' dtype, and every sigma finite and > 0. A bijective layer whose log|det| is not finite (a singular
+weight, a zero batch-norm scale) is not invertible, so the density of its output is undefined: it raises
+rather than return an infinite log-density.
 """
 
 from __future__ import annotations
@@ -22,23 +27,58 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gandensity.numerics._checks import check_positive_int, check_positive_number
+from gandensity.numerics.priors import StandardNormal
+
 __all__ = ["TrackedLayer", "Linear", "SmoothReLU", "CircularConv2d", "BatchNorm", "NoisePad", "CopyInflate",
            "NeighbourUpsample2d", "PixelShuffle", "HalveReduce", "NeighbourDownsample2d", "TrackedGenerator",
-           "TrackedSample", "standard_normal_log_prob", "circular_conv_logdet", "mlp_generator", "image_generator",
-           "reduction_gap_bound", "final_reduction_residuals"]
+           "TrackedSample", "circular_conv_logdet", "mlp_generator", "image_generator", "reduction_gap_bound",
+           "final_reduction_residuals"]
 
-_LOG_2PI = math.log(2 * math.pi)
+_STANDARD_NORMAL = StandardNormal()
+_FLOAT_DTYPES = (torch.float32, torch.float64)
+
+
+def _standard_normal_log_prob(x: Tensor) -> Tensor:
+    """Log-density of N(0, I) at each sample of ``x`` (B, ...), all but the batch axis as one vector; (B,) float64."""
+    return _STANDARD_NORMAL.log_prob(x.double().flatten(1))
 
 
 def standard_normal_log_prob(x: Tensor) -> Tensor:
-    """Log-density of N(0, I) at each row of ``x`` (B, ...), summed over all but the batch axis; (B,) float64."""
-    x = x.double().flatten(1)
-    return -0.5 * (x.pow(2).sum(1) + x.shape[1] * _LOG_2PI)
+    """Deprecated: ``StandardNormal().log_prob(x.double().flatten(1))`` of :mod:`gandensity.numerics.priors`."""
+    return _standard_normal_log_prob(x)
 
 
 def _gaussian_log_prob(eps: Tensor, sigma: float) -> Tensor:
     """Log-density of ``sigma * eps`` under N(0, sigma^2 I), from the standard draws ``eps`` (B, ...); (B,)."""
-    return standard_normal_log_prob(eps) - eps[0].numel() * math.log(sigma)
+    return _standard_normal_log_prob(eps) - math.prod(eps.shape[1:]) * math.log(sigma)
+
+
+def _sigma(layer: str, sigma: float) -> float:
+    return check_positive_number(sigma, f"{layer} sigma (the standard deviation of its Gaussian noise)",
+                                 "pass e.g. sigma=0.1")
+
+
+def _check_input(layer: str, x: Tensor, log_density: Tensor) -> None:
+    """``x`` a float32/float64 batch (B >= 1, ...) and ``log_density`` its (B,) log-densities (no sync: no values)."""
+    if not isinstance(x, Tensor) or x.ndim < 1 or x.shape[0] < 1:
+        raise ValueError(f"{layer} expects a batch x of shape (B, ...) with B >= 1, got "
+                         f"{type(x).__name__} {tuple(getattr(x, 'shape', ()))}")
+    if x.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{layer} expects float32 or float64 inputs, got {x.dtype}; pass x.float() or x.double() "
+                        "(log-determinants need at least single precision)")
+    if not isinstance(log_density, Tensor) or tuple(log_density.shape) != (x.shape[0],):
+        raise ValueError(f"{layer} expects log_density of shape (B,) = ({x.shape[0]},), one per sample of x, got "
+                         f"{tuple(getattr(log_density, 'shape', ()))}")
+
+
+def _invertible(layer: str, logdet: Tensor, why: str) -> Tensor:
+    """``logdet`` if finite; else the layer is not invertible (or its weights are not finite): an error."""
+    if not bool(torch.isfinite(logdet)):
+        raise ValueError(f"{layer}: log|det| = {logdet.item()} because {why}, so the layer is not invertible and "
+                         "the density of its output is undefined (the change of variables needs a non-zero, finite "
+                         "determinant); re-initialise or retrain the layer so that it is invertible")
+    return logdet
 
 
 class TrackedLayer(nn.Module):
@@ -56,7 +96,7 @@ class TrackedLayer(nn.Module):
 
 
 def _check_vector(name: str, x: Tensor, dim: int) -> None:
-    if x.ndim != 2 or x.shape[1] != dim:
+    if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != dim:
         raise ValueError(f"{name} expects (B, {dim}) inputs, got {tuple(x.shape)}")
 
 
@@ -69,6 +109,7 @@ class Linear(TrackedLayer):
 
     def __init__(self, dim: int, bias: bool = True) -> None:
         super().__init__()
+        check_positive_int(dim=dim)
         self.dim = dim
         self.weight = nn.Parameter(nn.init.orthogonal_(torch.empty(dim, dim)))
         self.bias = nn.Parameter(torch.zeros(dim)) if bias else None
@@ -79,7 +120,9 @@ class Linear(TrackedLayer):
 
     def forward(self, x: Tensor, log_density: Tensor, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
         _check_vector("Linear", x, self.dim)
-        return F.linear(x, self.weight, self.bias), log_density - self.logdet()
+        _check_input("Linear", x, log_density)
+        logdet = _invertible("Linear", self.logdet(), "its weight W is singular (det W = 0) or not finite")
+        return F.linear(x, self.weight, self.bias), log_density - logdet
 
 
 class SmoothReLU(TrackedLayer):
@@ -92,12 +135,13 @@ class SmoothReLU(TrackedLayer):
 
     def __init__(self, alpha: float = 5.8, beta: float = 1.0, u0: float = 0.0) -> None:
         super().__init__()
-        if not alpha > beta > 0:
+        if not (math.isfinite(alpha) and alpha > beta > 0):
             raise ValueError(f"SmoothReLU needs alpha > beta > 0 to be increasing and ReLU-like; got {alpha}, {beta}")
         self.alpha, self.beta, self.u0 = alpha, beta, u0
         self.t0 = math.log(2.0) / alpha
 
     def forward(self, x: Tensor, log_density: Tensor, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        _check_input("SmoothReLU", x, log_density)
         v = x - self.u0
         y = torch.logaddexp(self.alpha * v, self.beta * v) / self.alpha - self.t0
         s = torch.sigmoid((self.alpha - self.beta) * v.double())
@@ -131,6 +175,7 @@ class CircularConv2d(TrackedLayer):
 
     def __init__(self, channels: int, kernel_size: int = 3, bias: bool = True) -> None:
         super().__init__()
+        check_positive_int(channels=channels, kernel_size=kernel_size)
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd (centred circular padding); got {kernel_size}")
         self.channels, self.kernel_size = channels, kernel_size
@@ -143,9 +188,13 @@ class CircularConv2d(TrackedLayer):
     def forward(self, x: Tensor, log_density: Tensor, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if x.ndim != 4 or x.shape[1] != self.channels:
             raise ValueError(f"CircularConv2d expects (B, {self.channels}, H, W), got {tuple(x.shape)}")
+        _check_input("CircularConv2d", x, log_density)
+        logdet = _invertible("CircularConv2d", circular_conv_logdet(self.weight, x.shape[2], x.shape[3]),
+                             "the circular convolution is singular (its C x C block at some frequency of the DFT "
+                             "has det 0) or its weight is not finite")
         p = self.kernel_size // 2
         y = F.conv2d(F.pad(x, (p, p, p, p), mode="circular"), self.weight, self.bias)
-        return y, log_density - circular_conv_logdet(self.weight, x.shape[2], x.shape[3])
+        return y, log_density - logdet
 
 
 class BatchNorm(TrackedLayer):
@@ -159,6 +208,12 @@ class BatchNorm(TrackedLayer):
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__()
+        check_positive_int(num_features=num_features)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm momentum must be a number in [0, 1], got {momentum!r}; pass e.g. 0.1")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (math.isfinite(eps) and eps >= 0):
+            raise ValueError(f"BatchNorm eps (added to the variance) must be finite and >= 0, got {eps!r}; pass e.g. "
+                             "eps=1e-5")
         self.num_features, self.momentum, self.eps = num_features, momentum, eps
         self.weight = nn.Parameter(torch.ones(num_features))
         self.bias = nn.Parameter(torch.zeros(num_features))
@@ -169,6 +224,7 @@ class BatchNorm(TrackedLayer):
         if x.ndim not in (2, 4) or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm expects (B, {self.num_features}) or (B, {self.num_features}, H, W), "
                              f"got {tuple(x.shape)}")
+        _check_input("BatchNorm", x, log_density)
         axes = [0] + list(range(2, x.ndim))
         if self.training:
             if x.shape[0] < 2:
@@ -184,8 +240,12 @@ class BatchNorm(TrackedLayer):
         shape = (1, -1) + (1,) * (x.ndim - 2)
         scale = self.weight / torch.sqrt(var + self.eps)  # (C,)
         y = (x - mean.view(shape)) * scale.view(shape) + self.bias.view(shape)
-        pixels = x[0, 0].numel()  # H * W (1 for vectors)
+        pixels = math.prod(x.shape[2:])  # H * W (1 for vectors)
         logdet = pixels * torch.log(scale.double().abs()).sum()
+        if not bool(torch.isfinite(logdet)):
+            dead = (~(torch.isfinite(scale) & (scale != 0))).nonzero().flatten().tolist()
+            _invertible("BatchNorm", logdet, f"its scale weight / sqrt(var + eps) is zero or not finite in channels "
+                                             f"{dead[:10]}")
         return y, log_density - logdet
 
 
@@ -197,7 +257,10 @@ class NoisePad(TrackedLayer):
 
     def __init__(self, out_shape: tuple[int, ...], sigma: float = 1.0) -> None:
         super().__init__()
-        self.out_shape_, self.sigma = tuple(out_shape), float(sigma)
+        self.out_shape_ = tuple(out_shape)
+        if not self.out_shape_ or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in self.out_shape_):
+            raise ValueError(f"NoisePad out_shape must be a tuple of positive ints, got {out_shape!r}")
+        self.sigma = _sigma("NoisePad", sigma)
 
     def noise_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         extra = math.prod(self.out_shape_) - math.prod(shape)
@@ -209,6 +272,7 @@ class NoisePad(TrackedLayer):
         return self.out_shape_
 
     def forward(self, x: Tensor, log_density: Tensor, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        _check_input("NoisePad", x, log_density)
         eps = _draw(eps, x, self.noise_shape(tuple(x.shape[1:])))
         y = torch.cat([x.flatten(1), self.sigma * eps], 1).view(x.shape[0], *self.out_shape_)
         return y, log_density + _gaussian_log_prob(eps, self.sigma)
@@ -221,7 +285,7 @@ class CopyInflate(TrackedLayer):
 
     def __init__(self, sigma: float) -> None:
         super().__init__()
-        self.sigma = float(sigma)
+        self.sigma = _sigma(type(self).__name__, sigma)
 
     def noise_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         return shape
@@ -232,6 +296,7 @@ class CopyInflate(TrackedLayer):
     def forward(self, x: Tensor, log_density: Tensor, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if x.ndim != 2:
             raise ValueError(f"CopyInflate expects (B, d) vectors, got {tuple(x.shape)}")
+        _check_input("CopyInflate", x, log_density)
         eps = _draw(eps, x, tuple(x.shape[1:]))
         return torch.cat([x, x + self.sigma * eps], 1), log_density + _gaussian_log_prob(eps, self.sigma)
 
@@ -245,7 +310,7 @@ class NeighbourUpsample2d(TrackedLayer):
 
     def __init__(self, sigma: float) -> None:
         super().__init__()
-        self.sigma = float(sigma)
+        self.sigma = _sigma(type(self).__name__, sigma)
 
     def noise_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         c, h, w = shape
@@ -258,6 +323,7 @@ class NeighbourUpsample2d(TrackedLayer):
     def forward(self, x: Tensor, log_density: Tensor, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if x.ndim != 4:
             raise ValueError(f"NeighbourUpsample2d expects (B, C, H, W), got {tuple(x.shape)}")
+        _check_input("NeighbourUpsample2d", x, log_density)
         b, c, h, w = x.shape
         eps = _draw(eps, x, (c, h, w, 3))
         quads = torch.cat([x[..., None], x[..., None] + self.sigma * eps], -1)  # (B, C, H, W, 4): tl, tr, bl, br
@@ -276,6 +342,7 @@ class PixelShuffle(TrackedLayer):
     def forward(self, x: Tensor, log_density: Tensor, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if x.ndim != 4 or x.shape[1] % 4:
             raise ValueError(f"PixelShuffle expects (B, 4k, H, W), got {tuple(x.shape)}")
+        _check_input("PixelShuffle", x, log_density)
         return F.pixel_shuffle(x, 2), log_density
 
 
@@ -286,7 +353,7 @@ class HalveReduce(TrackedLayer):
 
     def __init__(self, sigma: float) -> None:
         super().__init__()
-        self.sigma = float(sigma)
+        self.sigma = _sigma(type(self).__name__, sigma)
 
     def out_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         return (shape[0] // 2,)
@@ -294,6 +361,7 @@ class HalveReduce(TrackedLayer):
     def forward(self, x: Tensor, log_density: Tensor, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if x.ndim != 2 or x.shape[1] % 2:
             raise ValueError(f"HalveReduce expects (B, 2d) vectors, got {tuple(x.shape)}")
+        _check_input("HalveReduce", x, log_density)
         x1, x2 = x.chunk(2, 1)
         return x1, log_density - _gaussian_log_prob((x2 - x1) / self.sigma, self.sigma)
 
@@ -309,7 +377,7 @@ class NeighbourDownsample2d(TrackedLayer):
 
     def __init__(self, sigma: float) -> None:
         super().__init__()
-        self.sigma = float(sigma)
+        self.sigma = _sigma(type(self).__name__, sigma)
 
     def out_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         c, h, w = shape
@@ -318,6 +386,7 @@ class NeighbourDownsample2d(TrackedLayer):
     def forward(self, x: Tensor, log_density: Tensor, eps: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if x.ndim != 4 or x.shape[2] % 2 or x.shape[3] % 2:
             raise ValueError(f"NeighbourDownsample2d expects (B, C, 2H, 2W), got {tuple(x.shape)}")
+        _check_input("NeighbourDownsample2d", x, log_density)
         b, c, h2, w2 = x.shape
         quads = x.view(b, c, h2 // 2, 2, w2 // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(b, c, h2 // 2, w2 // 2, 4)
         kept, dropped = quads[..., :1], quads[..., 1:]
@@ -330,12 +399,19 @@ class NeighbourDownsample2d(TrackedLayer):
         return (quads[..., 1:] - quads[..., :1]).flatten(1)
 
 
-def _draw(eps: Tensor | None, x: Tensor, shape: tuple[int, ...]) -> Tensor:
+def _draw(eps: Tensor | None, x: Tensor, shape: tuple[int, ...], name: str = "noise") -> Tensor:
     """The given standard-normal draws (checked), or fresh ones from torch's global generator."""
     if eps is None:
         return torch.randn(x.shape[0], *shape, dtype=x.dtype, device=x.device)
-    if tuple(eps.shape) != (x.shape[0], *shape):
-        raise ValueError(f"noise of shape {tuple(eps.shape)} given where {(x.shape[0], *shape)} is needed")
+    if not isinstance(eps, Tensor) or tuple(eps.shape) != (x.shape[0], *shape):
+        raise ValueError(f"noise of shape {tuple(getattr(eps, 'shape', ()))} given as {name} where "
+                         f"{(x.shape[0], *shape)} is needed")
+    if eps.dtype != x.dtype:
+        raise TypeError(f"{name} has dtype {eps.dtype} but the layer's input has {x.dtype}; pass "
+                        f"{name}.to({x.dtype})")
+    if not bool(torch.isfinite(eps).all()):
+        bad = (~torch.isfinite(eps.reshape(eps.shape[0], -1))).any(1).nonzero().flatten().tolist()
+        raise ValueError(f"{name} contains NaN or inf in samples {bad[:10]}; pass finite standard-normal draws")
     return eps
 
 
@@ -360,6 +436,10 @@ class TrackedGenerator(nn.Module):
 
     def __init__(self, latent_dim: int, layers: list[TrackedLayer]) -> None:
         super().__init__()
+        check_positive_int(latent_dim=latent_dim)
+        wrong = [type(layer).__name__ for layer in layers if not isinstance(layer, TrackedLayer)]
+        if wrong:
+            raise TypeError(f"layers must be TrackedLayer instances (they track the density), got {wrong}")
         self.latent_dim = latent_dim
         self.layers = nn.ModuleList(layers)
         shape: tuple[int, ...] = (latent_dim,)
@@ -380,25 +460,44 @@ class TrackedGenerator(nn.Module):
         x, log_density, _ = self._run(z, noises)
         return x, log_density
 
+    def _check_z(self, z: Tensor) -> None:
+        if not isinstance(z, Tensor) or z.ndim != 2 or z.shape[1] != self.latent_dim or z.shape[0] < 1:
+            raise ValueError(f"TrackedGenerator expects z of shape (B, {self.latent_dim}) with B >= 1, got "
+                             f"{type(z).__name__} {tuple(getattr(z, 'shape', ()))}; for one latent pass z[None]")
+        param = next(self.parameters(), None)
+        want = param.dtype if param is not None else torch.get_default_dtype()
+        if z.dtype not in _FLOAT_DTYPES or (param is not None and z.dtype != want):
+            raise TypeError(f"z has dtype {z.dtype} but the generator's parameters are {want}; pass z.to({want}) "
+                            "(or convert the generator with .double() for float64; float16 and integer latents are "
+                            "not supported)")
+        if param is not None and z.device != param.device:
+            raise ValueError(f"z is on {z.device} but the generator's parameters are on {param.device}; move one")
+        if not bool(torch.isfinite(z).all()):
+            bad = (~torch.isfinite(z)).any(1).nonzero().flatten().tolist()
+            raise ValueError(f"z contains NaN or inf in rows {bad[:10]}; their density is undefined: pass finite "
+                             "latents")
+
     def _run(self, z: Tensor, noises: list[Tensor] | None) -> tuple[Tensor, Tensor, list[Tensor]]:
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"TrackedGenerator expects z of shape (B, {self.latent_dim}), got {tuple(z.shape)}")
-        if noises is not None and len(noises) != len(self.noise_shapes):
-            raise ValueError(f"{len(noises)} noise tensors given; this generator consumes {len(self.noise_shapes)}")
-        x, log_density, used = z, standard_normal_log_prob(z), []
+        self._check_z(z)
+        if noises is not None and (not isinstance(noises, (list, tuple)) or len(noises) != len(self.noise_shapes)):
+            raise ValueError(f"{len(noises) if isinstance(noises, (list, tuple)) else type(noises).__name__} noise "
+                             f"tensors given; this generator consumes {len(self.noise_shapes)}: pass a list of that "
+                             "many (or None to draw them)")
+        x, log_density, used = z, _standard_normal_log_prob(z), []
         for layer in self.layers:
             eps, shape = None, layer.noise_shape(tuple(x.shape[1:]))
             if shape is not None:
-                eps = _draw(noises[len(used)] if noises is not None else None, x, shape)
+                eps = _draw(noises[len(used)] if noises is not None else None, x, shape, f"noises[{len(used)}]")
                 used.append(eps)
             x, log_density = layer(x, log_density, eps)
         return x, log_density, used
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None) -> TrackedSample:
-        """``n`` samples with their log-densities; all randomness from ``generator`` (seeded) if given."""
+    def sample(self, n: int, *, rng: torch.Generator | None = None) -> TrackedSample:
+        """``n`` samples with their log-densities; all randomness from ``rng`` (seeded) if given."""
+        check_positive_int(n=n)
         device = next(self.parameters(), torch.empty(0)).device
-        z = torch.randn(n, self.latent_dim, generator=generator, device=device)
-        noises = [torch.randn(n, *s, generator=generator, device=device) for s in self.noise_shapes]
+        z = torch.randn(n, self.latent_dim, generator=rng, device=device)
+        noises = [torch.randn(n, *s, generator=rng, device=device) for s in self.noise_shapes]
         x, log_density, used = self._run(z, noises)
         return TrackedSample(x, log_density, z, used)
 
@@ -406,6 +505,9 @@ class TrackedGenerator(nn.Module):
         """The generator as a plain function of the flat inputs (B, latent_dim + noise_dim) -> (B, prod(out_shape)):
         the map whose Jacobian the change of variables is about (for brute-force checks)."""
         sizes = [self.latent_dim] + [math.prod(s) for s in self.noise_shapes]
+        if not isinstance(inputs, Tensor) or inputs.ndim != 2 or inputs.shape[1] != sum(sizes):
+            raise ValueError(f"inputs must have shape (B, latent_dim + noise_dim) = (B, {sum(sizes)}), got "
+                             f"{tuple(getattr(inputs, 'shape', ()))}")
         parts = inputs.split(sizes, 1)
         noises = [p.reshape(p.shape[0], *s) for p, s in zip(parts[1:], self.noise_shapes)]
         return self(parts[0], noises)[0].flatten(1)
@@ -424,8 +526,11 @@ def reduction_gap_bound(residuals: Tensor, sigma: float) -> Tensor:
 
     ``residuals``: (N, d) samples of r (e.g. :meth:`HalveReduce.residuals`); moments are estimated from them.
     """
-    if residuals.ndim != 2 or residuals.shape[0] < 2:
-        raise ValueError(f"residuals must be (N >= 2, d), got {tuple(residuals.shape)}")
+    if not isinstance(residuals, Tensor) or residuals.ndim != 2 or residuals.shape[0] < 2:
+        raise ValueError(f"residuals must be (N >= 2, d), got {tuple(getattr(residuals, 'shape', ()))}")
+    sigma = check_positive_number(sigma, "sigma (the reduction's noise standard deviation)", "pass the layer's sigma")
+    if not bool(torch.isfinite(residuals).all()):
+        raise ValueError("residuals contain NaN or inf; pass finite residuals (from HalveReduce.residuals)")
     r = residuals.double()
     m, v = r.mean(0), r.var(0).clamp_min(1e-300)
     ratio = v / sigma ** 2
@@ -439,11 +544,12 @@ def final_reduction_residuals(generator: "TrackedGenerator", n: int, *,
 
     Runs every layer but the last on n latents and noises drawn from ``rng``, then asks the reduction for its
     dropped-minus-kept residuals (feed them to :func:`reduction_gap_bound`)."""
+    check_positive_int(n=n)
     last = generator.layers[-1]
     if not isinstance(last, (HalveReduce, NeighbourDownsample2d)):
         raise TypeError(f"the generator's last layer is {type(last).__name__}, not an Eq. 8 reduction")
     before = TrackedGenerator(generator.latent_dim, list(generator.layers)[:-1])
-    return last.residuals(before.sample(n, generator=rng).x), last.sigma
+    return last.residuals(before.sample(n, rng=rng).x), last.sigma
 
 
 def mlp_generator(data_dim: int = 2, *, features: int = 256, blocks: int = 8, copy_sigma: float = 0.1,
@@ -454,6 +560,9 @@ def mlp_generator(data_dim: int = 2, *, features: int = 256, blocks: int = 8, co
     passed through ``blocks`` blocks of (square linear, batch norm, smooth ReLU), then halved (square linear, drop
     half with Eq. 8) back to ``data_dim``. The paper uses 256 features and 8 blocks.
     """
+    check_positive_int(data_dim=data_dim, features=features, blocks=blocks)
+    for name, value in (("copy_sigma", copy_sigma), ("reduce_sigma", reduce_sigma)):
+        check_positive_number(value, name, f"pass e.g. {name}=0.1")
     if features < data_dim or features % data_dim or (features // data_dim) & (features // data_dim - 1):
         raise ValueError(f"features must be data_dim times a power of 2 (e.g. {data_dim * 128}); got {features}")
     layers: list[TrackedLayer] = []
@@ -481,6 +590,10 @@ def image_generator(latent_dim: int = 64, *, channels: int = 1, image_size: int 
     convolution at (channels, 2 image_size, 2 image_size) -> 2x neighbour downsampling (Eq. 8) to
     (B, channels, image_size, image_size).
     """
+    check_positive_int(latent_dim=latent_dim, channels=channels, image_size=image_size, shuffles=shuffles,
+                       kernel_size=kernel_size)
+    for name, value in (("noise_sigma", noise_sigma), ("reduce_sigma", reduce_sigma)):
+        check_positive_number(value, name, f"pass e.g. {name}=0.1")
     side = 2 * image_size // 2 ** shuffles
     if side * 2 ** shuffles != 2 * image_size or side < kernel_size:
         raise ValueError(f"2 * image_size = {2 * image_size} must be 2^shuffles times a side >= kernel_size; "

@@ -23,13 +23,13 @@ from typing import Any, Callable, NamedTuple
 
 import torch
 
-from gandensity.numerics._checks import check_sigma2
+from gandensity.numerics._checks import check_images, check_latents, check_sigma2
 from gandensity.numerics.density import LOGDET_METHODS, generator_jacobian, generator_log_density, half_logdet_metric
 from gandensity.numerics.priors import Prior, StandardNormal
 
 __all__ = ["Check", "checks_table", "degenerate_gaussian_log_density", "sphere_patch", "sphere_patch_half_logdet",
            "graph_map", "graph_map_half_logdet", "dense_jacobian_log_density", "closed_form_checks",
-           "dense_jacobian_checks", "spd_with_spectrum", "metric_logdet", "RouteCost", "logdet_route_costs",
+           "dense_jacobian_checks", "spd_with_spectrum", "logdet_metric", "RouteCost", "logdet_route_costs",
            "tracked_layer_reference", "tracked_generator_reference", "dense_conv_logdet", "histogram_log_density",
            "DensityGap", "tracked_density_gap", "gaussian_log_likelihood", "linear_gaussian_log_likelihood"]
 
@@ -144,7 +144,8 @@ def dense_jacobian_checks(generator: Callable[[torch.Tensor], torch.Tensor], z: 
     checks = _errors("trained network: forward-mode Jacobian vs dense reverse-mode Jacobian + slogdet",
                      lambda m: generator_log_density(generator, z, logdet=m), want, tolerance)
     fd = generator_log_density(generator, z, jacobian="finite_difference")
-    checks.append(Check("trained network: finite-difference Jacobian vs the same reference", "qr", (fd - want).abs().max().item(), fd_tolerance))
+    checks.append(Check("trained network: finite-difference Jacobian vs the same reference", "qr",
+                        (fd - want).abs().max().item(), fd_tolerance))
     return checks
 
 
@@ -159,11 +160,15 @@ def spd_with_spectrum(eigenvalues: torch.Tensor, seed: int = 0) -> torch.Tensor:
     return q @ torch.diag_embed(lam) @ q.transpose(-1, -2)
 
 
-def metric_logdet(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
+def logdet_metric(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
                   chunk_size: int = 8) -> torch.Tensor:
-    """Exact log det(J^T J), (B,) float64, by the forward-mode Jacobian and QR (the route of chapter A1)."""
+    """Exact log det(J^T J) of the metric J^T J of G at each latent, (B,) float64, by the forward-mode Jacobian
+    and QR (the route of chapter A1): the reference of the stochastic log-determinants."""
     half, _ = half_logdet_metric(generator_jacobian(generator, z, chunk_size=chunk_size))
     return 2 * half
+
+
+metric_logdet = logdet_metric  # deprecated name, kept for old callers: use logdet_metric
 
 
 class RouteCost(NamedTuple):
@@ -198,7 +203,7 @@ def logdet_route_costs(make_generator: Callable[[int], Callable[[torch.Tensor], 
                 return stochastic_logdet(metric_matvec(generator, z), n, seed=seed, **estimator)
 
         times = {}
-        for name, route in (("exact", lambda: metric_logdet(generator, z)), ("stochastic", stochastic)):
+        for name, route in (("exact", lambda: logdet_metric(generator, z)), ("stochastic", stochastic)):
             route()
             _synchronize(device)
             start = time.perf_counter()
@@ -313,9 +318,9 @@ def tracked_density_gap(generator: Any, *, mc_samples: int, probes: int, bins: i
     """Compare a 2-D tracked generator's log P_G at ``probes`` of its samples with a ``bins`` x ``bins``
     histogram of ``mc_samples`` others (drawn in chunks), on the box holding 99.8% of them per axis."""
     g = torch.Generator(device=next(generator.parameters()).device).manual_seed(seed)
-    pool = torch.cat([generator.sample(min(chunk, mc_samples - i), generator=g).x.cpu()
+    pool = torch.cat([generator.sample(min(chunk, mc_samples - i), rng=g).x.cpu()
                       for i in range(0, mc_samples, chunk)])
-    probe = generator.sample(probes, generator=g)
+    probe = generator.sample(probes, rng=g)
     x, tracked = probe.x.cpu(), probe.log_density.cpu()
     lo, hi = torch.quantile(pool, 0.001, 0), torch.quantile(pool, 0.999, 0)
     bounds = (lo[0].item(), hi[0].item(), lo[1].item(), hi[1].item())
@@ -329,10 +334,24 @@ def tracked_density_gap(generator: Any, *, mc_samples: int, probes: int, bins: i
 
 def gaussian_log_likelihood(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
                             x: torch.Tensor, *, sigma2: float) -> torch.Tensor:
-    """log N(x; G(z), sigma2 I) for paired rows of z (B, n) and x (B, ...) -> (B,): the integrand's likelihood."""
+    """log N(x; G(z), sigma2 I) for paired rows of z (B, n) and x (B, ...) -> (B,): the integrand's likelihood.
+
+    Row i of z is paired with row i of x, so both need the same B (nothing is broadcast: to score one image
+    under several latents, repeat it, ``x.expand(len(z), *x.shape[1:])``), and G(z) must have x's shape.
+    """
     sigma2 = check_sigma2(sigma2)
+    check_latents(z, "z")
+    check_images(x, "x")
+    if z.shape[0] != x.shape[0]:
+        raise ValueError(f"z has {z.shape[0]} latents but x has {x.shape[0]} images: row i of z is paired with row "
+                         f"i of x and nothing is broadcast; pass as many images as latents (e.g. "
+                         f"x.expand({z.shape[0]}, *x.shape[1:]) to score one image under every latent)")
     with torch.no_grad():
-        r = (x - generator(z)).reshape(x.shape[0], -1)
+        mean = generator(z)
+        if tuple(mean.shape) != tuple(x.shape):
+            raise ValueError(f"x has shape {tuple(x.shape)} but the generator maps z to {tuple(mean.shape)}: shape "
+                             "mismatch; pass images shaped like the generator's output")
+        r = (x - mean).reshape(x.shape[0], -1)
     return -0.5 * r.pow(2).sum(1) / sigma2 - 0.5 * r.shape[1] * math.log(2 * math.pi * sigma2)
 
 
@@ -341,11 +360,24 @@ def linear_gaussian_log_likelihood(weight: torch.Tensor, bias: torch.Tensor, x: 
     """Exact log p(x) for a linear generator G(z) = W z + b, z ~ N(0, I): x ~ N(b, W W^T + sigma2 I).
 
     Args:
-        weight: (D, n) W.   bias: (D,) b.   x: (B, D) (or (B, ...) with D values per image).
+        weight: (D, n) W.   bias: (D,) b.   x: (B, D) (or (B, ...) with D values per image); a single image is
+            ``x[None]`` (a 1-D x is refused: it would be read as D images of one value each).
     Returns:
         (B,) float64, by a Cholesky factorization of the D x D covariance: the reference for AIS.
     """
     sigma2 = check_sigma2(sigma2)
+    if not isinstance(weight, torch.Tensor) or weight.ndim != 2:
+        raise ValueError(f"weight must be the (D, n) matrix W of G(z) = W z + b, got "
+                         f"{type(weight).__name__} of shape {tuple(getattr(weight, 'shape', ()))}")
+    if not isinstance(bias, torch.Tensor) or bias.numel() != weight.shape[0]:
+        raise ValueError(f"bias must hold D = {weight.shape[0]} values (one per row of weight), got "
+                         f"{tuple(getattr(bias, 'shape', ()))}")
+    check_images(x, "x")
+    if x[0].numel() != weight.shape[0]:
+        raise ValueError(f"x has images of {x[0].numel()} values (shape {tuple(x.shape[1:])}) but weight maps to "
+                         f"D = {weight.shape[0]}: shape mismatch; pass x of shape (B, {weight.shape[0]})")
+    if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+        raise ValueError("weight and bias must be finite; they contain NaN or inf")
     w, b = weight.double(), bias.double().reshape(-1)
     xs = x.double().reshape(x.shape[0], -1)
     D = w.shape[0]

@@ -22,6 +22,7 @@ The cache lives in ``$GANDENSITY_CACHE_DIR`` (``~`` and ``$VARS`` expanded; it m
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import io
@@ -33,7 +34,7 @@ import time
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -279,18 +280,18 @@ def cached(kind: str, parts: dict[str, Any], build: Callable[[], Any],
                       f"not cached. To cache it, {_FIX}", RuntimeWarning, stacklevel=2)
         return result, False, Path(name)
     path = directory / name
-    if enabled and path.exists():
-        try:
-            return load_entry(path), True, path
-        except PermissionError as err:
-            raise _unreadable(path, err) from err
-        except CorruptCacheEntry as err:
-            moved = _move_aside(path)
-            where = f"moved aside to {moved.name}" if moved else "could not be moved aside (left in place)"
-            warnings.warn(f"cache entry {path} is corrupt ({err}); {where}; rebuilding it", RuntimeWarning,
-                          stacklevel=2)
-    result = build()
-    if enabled:
+    if not enabled:
+        return build(), False, path
+    found, result = _load_existing(path)
+    if found:
+        return result, True, path
+    # One builder per key: a second process asking for the same entry (two chapters, or several workers)
+    # waits for the first and loads its result instead of computing it again.
+    with _build_lock(path):
+        found, result = _load_existing(path)
+        if found:
+            return result, True, path
+        result = build()
         try:
             save_entry(path, result)
         except OSError as err:  # read-only, full or failing disk: keep the finished work
@@ -298,6 +299,40 @@ def cached(kind: str, parts: dict[str, Any], build: Callable[[], Any],
                           f"returned but not cached, so the next run computes it again. To cache it, {_FIX}",
                           RuntimeWarning, stacklevel=2)
     return result, False, path
+
+
+def _load_existing(path: Path) -> tuple[bool, Any]:
+    """(True, entry) if ``path`` holds a readable entry; (False, None) if absent or corrupt (moved aside)."""
+    if not path.exists():
+        return False, None
+    try:
+        return True, load_entry(path)
+    except PermissionError as err:
+        raise _unreadable(path, err) from err
+    except CorruptCacheEntry as err:
+        moved = _move_aside(path)
+        where = f"moved aside to {moved.name}" if moved else "could not be moved aside (left in place)"
+        warnings.warn(f"cache entry {path} is corrupt ({err}); {where}; rebuilding it", RuntimeWarning,
+                      stacklevel=3)
+        return False, None
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``<entry>.lock`` while the entry is built (POSIX ``flock``; released
+    when the process dies, so a killed builder never blocks the next one). Without ``fcntl`` or where the lock
+    file cannot be created (a read-only cache), builds go ahead unlocked."""
+    try:
+        import fcntl
+        handle = open(path.with_name(path.name + ".lock"), "a")  # noqa: SIM115 - held until the build ends
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # closing releases the lock
 
 
 def generator_fingerprint(generator: torch.nn.Module) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ImageData", "DatasetNotFoundError", "mnist5k", "sklearn_digits", "photo_patches", "solid_colours",
+__all__ = ["ImageData", "DataSpec", "without_label", "DatasetNotFoundError", "mnist5k", "sklearn_digits", "photo_patches", "solid_colours",
            "torchvision_dataset", "load", "fingerprint", "EMBEDDED", "TORCHVISION", "SPLITS", "PHOTOS"]
 
 EMBEDDED = ("mnist5k", "digits", "photo_patches", "solid_colours")
@@ -413,6 +414,67 @@ def load(name: str, *, data_root: str | os.PathLike | None = None, split: str = 
         return torchvision_dataset(name, data_root, split=split, **kwargs)
     raise ValueError(f"unknown data set {name!r}; valid names: embedded {EMBEDDED}, "
                      f"from data_root {TORCHVISION}")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A data set by name with what loading its splits needs: the typed form of a chapter's data settings.
+
+    Attributes:
+        name: a name :func:`load` knows (embedded, or a torchvision set read from ``data_root``).
+        channels, size: the image format (C, size, size) that the images are converted to.
+        data_root: the directory of the torchvision sets (None for the embedded ones).
+        train_images, test_images: for ``photo_patches`` only, which has no splits of its own: its train
+            split is ``train_images`` patches drawn with seed 0 and its test split ``test_images`` patches
+            drawn with seed 1 (other positions in the same nine photographs: held-out patches, not scenes).
+    """
+
+    name: str
+    channels: int = 1
+    size: int = 32
+    data_root: Path | None = None
+    train_images: int | None = None
+    test_images: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"DataSpec.name must be a data set name (str), got {self.name!r}")
+        _check(self.size, self.channels)
+        if self.data_root is not None:
+            if not isinstance(self.data_root, (str, os.PathLike)):
+                raise TypeError(f"DataSpec.data_root must be a path, got {type(self.data_root).__name__} "
+                                f"{self.data_root!r}")
+            object.__setattr__(self, "data_root", Path(self.data_root))
+        for what in ("train_images", "test_images"):
+            value = getattr(self, what)
+            if value is not None:
+                _check_int(f"DataSpec.{what}", value, 1)
+
+    def load(self, split: str = "train", *, channels: int | None = None) -> ImageData:
+        """The ``"train"`` or ``"test"`` images, at this spec's format (or at ``channels``)."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        channels = self.channels if channels is None else channels
+        if self.name == "photo_patches":
+            n = self.train_images if split == "train" else self.test_images
+            if n is None:
+                raise ValueError(f"photo_patches has no {split} split of its own: set DataSpec.{split}_images")
+            data = load(self.name, split="all", channels=channels, size=self.size, n=n,
+                        seed=0 if split == "train" else 1)
+            if split == "test":
+                data = ImageData(data.images, data.labels, f"{data.name}-test",
+                                 data.description + " (held-out positions)")
+            return data
+        return load(self.name, data_root=self.data_root, split=split, channels=channels, size=self.size)
+
+
+def without_label(data: ImageData, label: int) -> ImageData:
+    """``data`` without the images of class ``label`` (e.g. MNIST without 1s, paper 000 section 6.1)."""
+    keep = data.labels != label
+    if keep.all():
+        raise ValueError(f"{data.name} holds no image of class {label}")
+    return ImageData(data.images[keep], data.labels[keep], f"{data.name}-without-{label}",
+                     f"{data.description}, without the class {label}")
 
 
 def fingerprint(data: ImageData) -> str:

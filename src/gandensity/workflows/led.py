@@ -19,8 +19,8 @@ import copy
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -30,10 +30,11 @@ from torch import Tensor, nn
 
 from gandensity.workflows import cache
 from gandensity.numerics import ais, mixtures, tracked
+from gandensity.numerics.priors import StandardNormal
 from gandensity.workflows.training import progress_enabled
 
 __all__ = ["Critic", "mlp_critic", "dcgan_critic", "perpendicular_energy", "log_normalizer", "critic_loss",
-           "generator_loss", "normal_replacement", "LEDConfig", "FittedLED", "train_led", "build", "fit_led",
+           "generator_loss", "normal_replacement", "LEDConfig", "MixtureLED", "ImageLED", "FittedLED", "train_led", "build", "fit_led",
            "fit_mixture", "mixture_generator", "fit_images", "snapshot_models", "fit_generator_to_density", "estimate_log_normalizer",
            "normalizer_estimates", "bits_per_pixel", "raise_critic_score", "dequantize", "critic_bits_per_dim",
            "ImageScores", "score_images", "interpolate", "rank_correlation", "CriticCheck", "critic_density_check",
@@ -138,20 +139,20 @@ def generator_loss(log_n_fake: Tensor, log_pg_fake: Tensor, entropy_weight: floa
 
 
 def normal_replacement(y: Tensor, log_q: Tensor, prob: float, *,
-                       generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                       rng: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Replace each sample of y (B, ...) by an N(0, I) draw with probability ``prob`` (appendix B.3).
 
     Returns (y', log q', replaced): a replaced sample's log q is its standard-normal log-density, so that
     N(y)/q(y) uses the density of the component that drew it (unbiased for alpha as both components have full
     support). ``replaced`` is a (B,) bool mask.
     """
-    replaced = torch.rand(y.shape[0], generator=generator, device=y.device) < prob
+    replaced = torch.rand(y.shape[0], generator=rng, device=y.device) < prob
     if not replaced.any():
         return y, log_q, replaced
-    noise = torch.randn(y.shape, generator=generator, device=y.device, dtype=y.dtype)
+    noise = torch.randn(y.shape, generator=rng, device=y.device, dtype=y.dtype)
     mask = replaced.view(-1, *([1] * (y.ndim - 1)))
     y = torch.where(mask, noise, y)
-    log_q = torch.where(replaced, tracked.standard_normal_log_prob(noise), log_q)
+    log_q = torch.where(replaced, StandardNormal().log_prob(noise.double().flatten(1)), log_q)
     return y, log_q, replaced
 
 
@@ -176,12 +177,37 @@ class LEDConfig:
     dequantize: float = 0.0
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        for name, low in (("steps", 1), ("batch_size", 1), ("normalizer_samples", 1), ("critic_steps", 1),
+                          ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"LEDConfig.{name} must be an int >= {low}, got {value!r}")
+        for name in ("entropy_weight", "replace_prob", "lr", "dequantize"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"LEDConfig.{name} must be a finite number, got {value!r}")
+        if not 0 <= self.replace_prob <= 1:
+            raise ValueError(f"LEDConfig.replace_prob is a probability: it must lie in [0, 1], got {self.replace_prob}")
+        if self.dequantize < 0:
+            raise ValueError(f"LEDConfig.dequantize is the width of the uniform noise: it must be >= 0 (0: none), "
+                             f"got {self.dequantize}")
+        if not self.lr > 0:
+            raise ValueError(f"LEDConfig.lr must be positive, got {self.lr}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"LEDConfig.betas must be two numbers in [0, 1), got {self.betas!r}")
+        snapshots = tuple(self.snapshots)
+        bad = [k for k in snapshots if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.steps]
+        if bad:
+            raise ValueError(f"LEDConfig.snapshots must be steps in 1..steps={self.steps}, got {bad}")
+        object.__setattr__(self, "snapshots", snapshots)
+
 
 class FittedLED(NamedTuple):
     """A trained pair, in evaluation mode. history: per-step float64 tensors ``critic_loss``, ``generator_loss``,
     ``log_alpha`` (the training estimate of log alpha) and ``log_pg`` (mean log P_G of the generator's batch).
     snapshots: {step: (generator state, critic state)}. from_cache: loaded rather than trained. seconds: training
-    time (0 when cached)."""
+    time (of the original run when loaded from the cache)."""
 
     generator: tracked.TrackedGenerator
     critic: Critic
@@ -211,20 +237,24 @@ def train_led(data: Tensor, generator: tracked.TrackedGenerator, critic: Critic,
     snapshots: dict[int, tuple[dict, dict]] = {}
     generator.train()
     critic.train()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=config.steps, desc="LED", unit="step", file=sys.stderr)
     for step in range(1, config.steps + 1):
         for _ in range(config.critic_steps):
             real = data[torch.randint(0, len(data), (config.batch_size,), generator=rng, device=device)]
             if config.dequantize:
                 real = real + config.dequantize * (torch.rand(real.shape, generator=rng, device=device) - 0.5)
             with torch.no_grad():
-                s = generator.sample(n_fake, generator=rng)
+                s = generator.sample(n_fake, rng=rng)
             y, log_q, _ = normal_replacement(s.x[:config.normalizer_samples], s.log_density[:config.normalizer_samples],
-                                             config.replace_prob, generator=rng)
+                                             config.replace_prob, rng=rng)
             loss_c = critic_loss(critic(real), critic(y), log_q)
             opt_c.zero_grad(set_to_none=True)
             loss_c.backward()
             opt_c.step()
-        s = generator.sample(n_fake, generator=rng)
+        s = generator.sample(n_fake, rng=rng)
         x, log_pg = s.x[:config.batch_size], s.log_density[:config.batch_size]
         for p in critic.parameters():
             p.requires_grad_(False)
@@ -245,8 +275,12 @@ def train_led(data: Tensor, generator: tracked.TrackedGenerator, critic: Critic,
         if step in config.snapshots:
             snapshots[step] = ({k: v.detach().clone() for k, v in generator.state_dict().items()},
                                {k: v.detach().clone() for k, v in critic.state_dict().items()})
-        if progress and step % max(config.steps // 10, 1) == 0:
-            print(f"  step {step}/{config.steps}: critic {loss_c.item():.3f}, generator {loss_g.item():.3f}")
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(critic=f"{history['critic_loss'][-1]:.3f}", generator=f"{history['generator_loss'][-1]:.3f}",
+                            refresh=False)
+    if bar is not None:
+        bar.close()
     generator.eval()
     critic.eval()
     return {k: torch.tensor(v, dtype=torch.float64) for k, v in history.items()}, snapshots
@@ -264,7 +298,7 @@ def fit_generator_to_density(generator: tracked.TrackedGenerator, log_target: Ca
     generator.train()
     losses = []
     for _ in range(steps):
-        s = generator.sample(batch_size, generator=rng)
+        s = generator.sample(batch_size, rng=rng)
         loss = generator_loss(log_target(s.x), s.log_density, entropy_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -283,8 +317,10 @@ def build(kind: str, generator: dict[str, Any], critic: dict[str, Any],
     if kind not in _BUILDERS:
         raise ValueError(f"unknown LED kind {kind!r}; choose one of {sorted(_BUILDERS)}")
     make_g, make_c = _BUILDERS[kind]
-    torch.manual_seed(seed)
-    return make_g(**generator), make_c(**critic)
+    # Initialise from ``seed`` without touching the caller's global random state.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return make_g(**generator), make_c(**critic)
 
 
 def fit_led(data: Tensor, *, kind: str, generator: dict[str, Any], critic: dict[str, Any], config: LEDConfig,
@@ -297,10 +333,8 @@ def fit_led(data: Tensor, *, kind: str, generator: dict[str, Any], critic: dict[
     device = torch.device(device)
     parts = {"kind": kind, "generator": generator, "critic": critic, "config": asdict(config),
              "data": data_fingerprint, "code": cache.code_version(tracked, sys.modules[__name__])}
-    seconds = 0.0
 
     def run() -> dict[str, Any]:
-        nonlocal seconds
         g, c = build(kind, generator, critic, config.seed)
         g, c = g.to(device), c.to(device)
         start = time.perf_counter()
@@ -308,57 +342,121 @@ def fit_led(data: Tensor, *, kind: str, generator: dict[str, Any], critic: dict[
         seconds = time.perf_counter() - start
         cpu = lambda sd: {k: v.cpu() for k, v in sd.items()}  # noqa: E731
         return {"generator": cpu(g.state_dict()), "critic": cpu(c.state_dict()), "history": history,
-                "snapshots": {int(k): (cpu(a), cpu(b)) for k, (a, b) in snaps.items()}}
+                "snapshots": {int(k): (cpu(a), cpu(b)) for k, (a, b) in snaps.items()}, "seconds": seconds}
 
     entry, hit, _ = cache.cached(f"led-{kind}", parts, run, enabled=use_cache)
     g, c = build(kind, generator, critic, config.seed)
     g.load_state_dict(entry["generator"])
     c.load_state_dict(entry["critic"])
     g, c = g.to(device).eval(), c.to(device).eval()
-    return FittedLED(g, c, entry["history"], entry["snapshots"], hit, seconds)
+    return FittedLED(g, c, entry["history"], entry["snapshots"], hit, float(entry["seconds"]))
 
 
-def _mixture_generator_settings(s: Mapping[str, Any]) -> dict[str, Any]:
-    return {"features": s["features"], "blocks": s["blocks"], "copy_sigma": s["copy_sigma"],
-            "reduce_sigma": s["reduce_sigma"]}
+_LED_FIELDS = frozenset(LEDConfig.__dataclass_fields__)
 
 
-def mixture_generator(settings: Mapping[str, Any], *, seed: int) -> tracked.TrackedGenerator:
-    """A fresh 2-D generator as :func:`fit_mixture` builds it (same settings keys, same initialisation)."""
-    return build("mlp", _mixture_generator_settings(settings), {"hidden": settings["critic_hidden"]}, seed)[0]
+def _replace(spec: Any, changes: dict[str, Any]) -> Any:
+    """``spec`` with ``changes``: names of :class:`LEDConfig` fields go to ``spec.training``, the others to
+    ``spec``; an unknown name is an error listing the valid ones."""
+    own = set(spec.__dataclass_fields__) - {"training"}
+    unknown = sorted(set(changes) - own - _LED_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown} of {type(spec).__name__}; valid: {sorted(own | _LED_FIELDS)}")
+    training = replace(spec.training, **{k: v for k, v in changes.items() if k in _LED_FIELDS})
+    return replace(spec, training=training, **{k: v for k, v in changes.items() if k in own})
 
 
-def fit_mixture(target: mixtures.GaussianMixture2d, settings: Mapping[str, Any], *, seed: int,
-                **overrides: Any) -> FittedLED:
-    """LED on ``settings["train_points"]`` samples of a 2-D mixture (drawn with ``seed``), with the 2-D generator
-    (appendix C.2) and an MLP critic; ``settings`` holds the keys of the ``d2_mixtures`` profile (features, blocks,
-    copy_sigma, reduce_sigma, critic_hidden and the :class:`LEDConfig` fields), ``overrides`` replace any of them."""
-    s = {**settings, **overrides}
-    data = target.sample(s["train_points"], torch.Generator().manual_seed(seed))
-    config = LEDConfig(steps=s["steps"], batch_size=s["batch_size"], normalizer_samples=s["normalizer_samples"],
-                       entropy_weight=s["entropy_weight"], replace_prob=s["replace_prob"],
-                       snapshots=tuple(s.get("snapshots", ())), seed=seed)
-    generator = _mixture_generator_settings(s)
-    fingerprint = f"{target.name}:{target.means.tolist()}:{target.std}:{s['train_points']}:{seed}"
-    return fit_led(data, kind="mlp", generator=generator, critic={"hidden": s["critic_hidden"]}, config=config,
-                   data_fingerprint=fingerprint)
+@dataclass(frozen=True)
+class MixtureLED:
+    """LED on a 2-D mixture (paper 003, section 3.1): the 2-D tracked generator of appendix C.2 (``features``
+    wide, ``blocks`` deep, noise scales ``copy_sigma``/``reduce_sigma``), an MLP critic of ``critic_hidden``
+    units, ``train_points`` training points drawn with ``training.seed``, and the training settings."""
+
+    features: int
+    blocks: int
+    copy_sigma: float
+    reduce_sigma: float
+    critic_hidden: int
+    train_points: int
+    training: LEDConfig
+
+    def __post_init__(self) -> None:
+        for name in ("features", "blocks", "critic_hidden", "train_points"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"MixtureLED.{name} must be an int >= 1, got {value!r}")
+        if not isinstance(self.training, LEDConfig):
+            raise TypeError(f"MixtureLED.training must be an LEDConfig, got {type(self.training).__name__}")
+
+    def replace(self, **changes: Any) -> MixtureLED:
+        """A copy with some settings changed (those of :class:`LEDConfig` included, e.g. ``seed=1``)."""
+        return _replace(self, changes)
+
+    def generator_settings(self) -> dict[str, Any]:
+        return {"features": self.features, "blocks": self.blocks, "copy_sigma": self.copy_sigma,
+                "reduce_sigma": self.reduce_sigma}
 
 
-def fit_images(images: Tensor, data_fingerprint: str, settings: Mapping[str, Any], *, seed: int,
-               device: str | torch.device = "cpu", **overrides: Any) -> FittedLED:
-    """LED on images (N, C, S, S) with the DCGAN-like tracked generator (appendix C.1) and the DCGAN critic;
-    ``settings`` holds the keys of the ``d3_images`` profile (latent_dim, shuffles, noise_sigma, reduce_sigma,
-    critic_width, perpendicular and the :class:`LEDConfig` fields), ``overrides`` replace any of them."""
-    s = {**settings, **overrides}
+@dataclass(frozen=True)
+class ImageLED:
+    """LED on images (paper 003, sections 3.2-3.3): the DCGAN-like tracked generator of appendix C.1 (``latent_dim``,
+    ``shuffles``, noise scales ``noise_sigma``/``reduce_sigma``), the DCGAN critic (``critic_width``, with the
+    perpendicular term when ``perpendicular``), and the training settings."""
+
+    latent_dim: int
+    shuffles: int
+    noise_sigma: float
+    reduce_sigma: float
+    critic_width: int
+    perpendicular: bool
+    training: LEDConfig
+
+    def __post_init__(self) -> None:
+        for name in ("latent_dim", "critic_width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"ImageLED.{name} must be an int >= 1, got {value!r}")
+        if not isinstance(self.perpendicular, bool):
+            raise TypeError(f"ImageLED.perpendicular must be a bool, got {self.perpendicular!r}")
+        if not isinstance(self.training, LEDConfig):
+            raise TypeError(f"ImageLED.training must be an LEDConfig, got {type(self.training).__name__}")
+
+    def replace(self, **changes: Any) -> ImageLED:
+        """A copy with some settings changed (those of :class:`LEDConfig` included, e.g. ``normalizer_samples=1``)."""
+        return _replace(self, changes)
+
+
+def mixture_generator(spec: MixtureLED) -> tracked.TrackedGenerator:
+    """A fresh 2-D generator as :func:`fit_mixture` builds it (same settings, same initialisation)."""
+    return build("mlp", spec.generator_settings(), {"hidden": spec.critic_hidden}, spec.training.seed)[0]
+
+
+def fit_mixture(target: mixtures.GaussianMixture2d, spec: MixtureLED) -> FittedLED:
+    """LED on ``spec.train_points`` samples of a 2-D mixture (drawn with ``spec.training.seed``), trained or
+    loaded from the cache."""
+    if not isinstance(spec, MixtureLED):
+        raise TypeError(f"spec must be a MixtureLED, got {type(spec).__name__}")
+    seed = spec.training.seed
+    data = target.sample(spec.train_points, torch.Generator().manual_seed(seed))
+    fingerprint = f"{target.name}:{target.means.tolist()}:{target.std}:{spec.train_points}:{seed}"
+    return fit_led(data, kind="mlp", generator=spec.generator_settings(), critic={"hidden": spec.critic_hidden},
+                   config=spec.training, data_fingerprint=fingerprint)
+
+
+def fit_images(images: Tensor, data_fingerprint: str, spec: ImageLED, *,
+               device: str | torch.device = "cpu") -> FittedLED:
+    """LED on images (N, C, S, S) with the DCGAN-like tracked generator and the DCGAN critic of ``spec``, trained
+    or loaded from the cache."""
+    if not isinstance(spec, ImageLED):
+        raise TypeError(f"spec must be an ImageLED, got {type(spec).__name__}")
+    if images.ndim != 4 or images.shape[2] != images.shape[3]:
+        raise ValueError(f"images must be (N, C, S, S), got {tuple(images.shape)}")
     _, channels, size, _ = images.shape
-    config = LEDConfig(steps=s["steps"], batch_size=s["batch_size"], normalizer_samples=s["normalizer_samples"],
-                       entropy_weight=s["entropy_weight"], replace_prob=s["replace_prob"], lr=s["lr"],
-                       dequantize=s["dequantize"], seed=seed)
-    generator = {"latent_dim": s["latent_dim"], "channels": channels, "image_size": size, "shuffles": s["shuffles"],
-                 "noise_sigma": s["noise_sigma"], "reduce_sigma": s["reduce_sigma"]}
-    critic = {"channels": channels, "image_size": size, "width": s["critic_width"],
-              "perpendicular": s["perpendicular"]}
-    return fit_led(images, kind="image", generator=generator, critic=critic, config=config,
+    generator = {"latent_dim": spec.latent_dim, "channels": channels, "image_size": size, "shuffles": spec.shuffles,
+                 "noise_sigma": spec.noise_sigma, "reduce_sigma": spec.reduce_sigma}
+    critic = {"channels": channels, "image_size": size, "width": spec.critic_width,
+              "perpendicular": spec.perpendicular}
+    return fit_led(images, kind="image", generator=generator, critic=critic, config=spec.training,
                    data_fingerprint=data_fingerprint, device=device)
 
 
@@ -375,31 +473,50 @@ def snapshot_models(fit: FittedLED, step: int) -> tuple[tracked.TrackedGenerator
 
 @torch.no_grad()
 def estimate_log_normalizer(critic: Critic, generator: tracked.TrackedGenerator, num_samples: int, *,
-                            chunk: int = 1024, generator_rng: torch.Generator | None = None) -> Tensor:
+                            chunk: int = 1024, rng: torch.Generator | None = None) -> Tensor:
     """log alpha-hat from ``num_samples`` generator samples (evaluation mode, no replacement); float64 scalar.
 
-    Computed in chunks with a running log-sum-exp, so its memory does not grow with ``num_samples``.
+    Computed in chunks of ``chunk`` samples with a running log-sum-exp, so its memory does not grow with
+    ``num_samples``.
     """
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+    _check_count("num_samples", num_samples)
+    _check_count("chunk", chunk)
     total = torch.tensor(-math.inf, dtype=torch.float64)
     for start in range(0, num_samples, chunk):
-        s = generator.sample(min(chunk, num_samples - start), generator=generator_rng)
+        s = generator.sample(min(chunk, num_samples - start), rng=rng)
         total = torch.logaddexp(total, torch.logsumexp((critic(s.x) - s.log_density).cpu(), 0))
     return total - math.log(num_samples)
 
 
+def _check_count(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+
+
 def normalizer_estimates(critic: Critic, generator: tracked.TrackedGenerator, sample_counts: Sequence[int],
-                         repeats: int, *, seed: int = 0) -> dict[int, Tensor]:
+                         repeats: int, *, seed: int = 0, chunk: int = 65536) -> dict[int, Tensor]:
     """{n: (repeats,) float64 estimates of log alpha with n samples each}: the spread of paper Fig. 7.
 
-    All repeats of one n share one batched pass through the networks."""
+    The n * repeats inputs of one n are drawn at once (as :meth:`TrackedGenerator.sample` draws them) and go
+    through the networks in batches of at most ``chunk`` samples, so the networks' memory stays bounded and the
+    result does not depend on ``chunk``."""
+    _check_count("repeats", repeats)
+    _check_count("chunk", chunk)
+    for n in sample_counts:
+        _check_count("each of sample_counts", n)
     rng = torch.Generator(device=next(generator.parameters(), torch.empty(0)).device).manual_seed(seed)
     out: dict[int, Tensor] = {}
     with torch.no_grad():
         for n in sample_counts:
-            s = generator.sample(n * repeats, generator=rng)
-            w = (critic(s.x) - s.log_density).cpu().view(repeats, n)
+            total, device = n * repeats, rng.device
+            z = torch.randn(total, generator.latent_dim, generator=rng, device=device)
+            noises = [torch.randn(total, *shape, generator=rng, device=device) for shape in generator.noise_shapes]
+            parts = []
+            for start in range(0, total, chunk):
+                rows = slice(start, start + chunk)
+                x, log_density = generator(z[rows], [e[rows] for e in noises])
+                parts.append((critic(x) - log_density).cpu())
+            w = torch.cat(parts).view(repeats, n)
             out[int(n)] = torch.logsumexp(w, 1) - math.log(n)
     return out
 
@@ -437,10 +554,10 @@ def raise_critic_score(generator: tracked.TrackedGenerator, critic: Critic, z: T
     return z.detach(), torch.stack(trace)
 
 
-def dequantize(images: Tensor, level: float, *, generator: torch.Generator | None = None) -> Tensor:
+def dequantize(images: Tensor, level: float, *, rng: torch.Generator | None = None) -> Tensor:
     """Spread each value of 8-bit ``images`` uniformly over its quantization bin of width ``level``
     (2/256 in [-1, 1]): images + level (U - 1/2), U ~ U(0, 1) drawn from ``generator``. Same shape."""
-    noise = torch.rand(images.shape, generator=generator, dtype=images.dtype)
+    noise = torch.rand(images.shape, generator=rng, dtype=images.dtype)
     return images + level * (noise.to(images.device) - 0.5)
 
 
@@ -474,9 +591,9 @@ def score_images(fit: FittedLED, test_images: Tensor, *, alpha_samples: int, sam
     device = next(fit.generator.parameters()).device
     rng = torch.Generator(device=device).manual_seed(seed)
     log_alpha = estimate_log_normalizer(fit.critic, fit.generator, alpha_samples, chunk=512,
-                                        generator_rng=rng).item()
+                                        rng=rng).item()
     test = critic_bits_per_dim(fit.critic, test_images.to(device), log_alpha)
-    sample = fit.generator.sample(samples, generator=rng)
+    sample = fit.generator.sample(samples, rng=rng)
     dims = math.prod(sample.x.shape[1:])
     return ImageScores(log_alpha, test, sample, ais.bits_per_dim(sample.log_density.cpu(), dims, scale=2.0),
                        critic_bits_per_dim(fit.critic, sample.x, log_alpha))
@@ -523,7 +640,7 @@ def critic_density_check(fit: FittedLED, target: mixtures.GaussianMixture2d,
     log_alpha = mixtures.grid_log_integral(log_n, bounds)
     x = target.sample(held_out, torch.Generator().manual_seed(seed))
     log_alpha_is = estimate_log_normalizer(fit.critic, fit.generator, importance_samples,
-                                           generator_rng=torch.Generator().manual_seed(seed + 1)).item()
+                                           rng=torch.Generator().manual_seed(seed + 1)).item()
     return CriticCheck(log_alpha, log_alpha_is, (fit.critic(x) - log_alpha).cpu(), target.log_prob(x).cpu(),
                        mixtures.uniform_log_density(bounds))
 

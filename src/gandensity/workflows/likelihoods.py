@@ -6,7 +6,7 @@ Both are stored in the content-addressed cache (:mod:`gandensity.workflows.cache
 weights, the images' bytes, the settings and the code, so that a chapter reuses what another computed while each
 chapter can still compute everything alone.
 
-:func:`image_groups` builds the groups both chapters use from a chapter configuration: held-out test and training
+:func:`image_groups` builds the groups both chapters use from a :class:`GroupsConfig`: held-out test and training
 images of the GAN's data, samples of the noisy model x = G(z) + N(0, sigma2 I), and out-of-distribution images
 (single colours, scikit-learn digits, photo patches) in the GAN's format.
 """
@@ -14,6 +14,7 @@ images of the GAN's data, samples of the noisy model x = G(z) + N(0, sigma2 I), 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -25,9 +26,9 @@ from torch import nn
 from gandensity.numerics import ais, annealing, hmc, inversion, priors
 from gandensity.workflows import cache
 from gandensity.workflows.cache import generator_fingerprint, tensor_fingerprint
-from gandensity.workflows.data import ImageData, load
+from gandensity.workflows.data import DataSpec, ImageData, load
 
-__all__ = ["NoiseFit", "generator_fingerprint", "tensor_fingerprint", "noise_variance", "fit_noise",
+__all__ = ["NoiseFitConfig", "AISConfig", "GroupsConfig", "NoiseFit", "generator_fingerprint", "tensor_fingerprint", "noise_variance", "fit_noise",
            "log_likelihoods", "group_log_likelihoods", "image_groups", "psnr", "psnr_of_errors", "noise_report",
            "nats_to_bits_per_dim", "bdmc_curve",
            "bootstrap_interval", "auroc", "auroc_gain", "mean_difference", "median_ratio", "spearman_pairs",
@@ -35,6 +36,72 @@ __all__ = ["NoiseFit", "generator_fingerprint", "tensor_fingerprint", "noise_var
 
 # Out-of-distribution groups: display name -> embedded data set (converted to the GAN's channels and size).
 OOD_GROUPS = {"single colours": "solid_colours", "sklearn digits": "sklearn_digits", "photo patches": "photo_patches"}
+
+
+def _positive_int(owner: str, name: str, value: Any, low: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{owner}.{name} must be an int >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class NoiseFitConfig:
+    """How the observation-noise variance is fitted (paper 002, section 4.1): ``images`` training images,
+    each inverted with ``steps`` Adam steps from the best of ``candidates`` samples, ``restarts`` times;
+    ``seed`` picks the images and seeds the inversion."""
+
+    images: int
+    steps: int
+    restarts: int
+    candidates: int
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("images", "steps", "restarts", "candidates"):
+            _positive_int("NoiseFitConfig", name, getattr(self, name))
+        _positive_int("NoiseFitConfig", "seed", self.seed, 0)
+
+
+@dataclass(frozen=True)
+class AISConfig:
+    """AIS settings (paper 002, appendix B.3): ``steps`` annealing steps, ``chains`` independent chains per
+    image, ``leapfrog`` steps per HMC move, ``seed``."""
+
+    steps: int
+    chains: int
+    leapfrog: int
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "chains", "leapfrog"):
+            _positive_int("AISConfig", name, getattr(self, name))
+        _positive_int("AISConfig", "seed", self.seed, 0)
+
+
+@dataclass(frozen=True)
+class GroupsConfig:
+    """The image groups whose likelihoods are compared: the GAN's data (``data``: its train and test splits and
+    the format every group is converted to), ``sizes`` as (group name, count) pairs in order, and ``seed``."""
+
+    data: DataSpec
+    sizes: tuple[tuple[str, int], ...]
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, DataSpec):
+            raise TypeError(f"GroupsConfig.data must be a DataSpec, got {type(self.data).__name__}")
+        sizes = tuple(dict(self.sizes).items()) if isinstance(self.sizes, Mapping) else tuple(self.sizes)
+        object.__setattr__(self, "sizes", sizes)
+        _check_sizes(dict(sizes))
+        _positive_int("GroupsConfig", "seed", self.seed, 0)
+
+
+def _check_sizes(sizes: Mapping[str, int]) -> None:
+    valid = ["train", "test", "generated", *OOD_GROUPS]
+    for name, n in sizes.items():
+        if name not in valid:
+            raise ValueError(f"unknown group {name!r}; valid: {valid}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"the size of group {name!r} must be an int >= 1, got {n!r}")
 
 
 class NoiseFit(NamedTuple):
@@ -75,23 +142,23 @@ def noise_variance(generator: nn.Module, images: torch.Tensor, *, steps: int, re
     return NoiseFit(float(errors.mean()), errors, hit)
 
 
-def fit_noise(config: Mapping[str, Any], generator: nn.Module, train_images: torch.Tensor, *,
+def fit_noise(generator: nn.Module, train_images: torch.Tensor, config: NoiseFitConfig, *,
               use_cache: bool = True) -> NoiseFit:
-    """The observation-noise variance of a chapter: :func:`noise_variance` on ``noise_images`` training images.
+    """The observation-noise variance of a chapter: :func:`noise_variance` on ``config.images`` training images.
 
     One function for chapters C2 and C3, so that both fit sigma2 on the same images with the same settings
-    and share one cache entry. ``config`` holds ``seed``, ``noise_images``, ``noise_steps``, ``noise_restarts``
-    and ``noise_candidates``; the images are a seeded random subset of ``train_images`` (N, C, H, W), moved to
+    and share one cache entry. The images are a seeded random subset of ``train_images`` (N, C, H, W), moved to
     the generator's device.
     """
-    n = int(config["noise_images"])
+    if not isinstance(config, NoiseFitConfig):
+        raise TypeError(f"config must be a NoiseFitConfig, got {type(config).__name__}")
+    n = config.images
     if n > len(train_images):
-        raise ValueError(f"noise_images = {n} but only {len(train_images)} training images")
-    pick = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(int(config["seed"])))[:n]
+        raise ValueError(f"NoiseFitConfig.images = {n} but only {len(train_images)} training images")
+    pick = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(config.seed))[:n]
     device = next(generator.parameters()).device
-    return noise_variance(generator, train_images[pick].to(device), steps=int(config["noise_steps"]),
-                          restarts=int(config["noise_restarts"]), candidates=int(config["noise_candidates"]),
-                          seed=int(config["seed"]), use_cache=use_cache)
+    return noise_variance(generator, train_images[pick].to(device), steps=config.steps, restarts=config.restarts,
+                          candidates=config.candidates, seed=config.seed, use_cache=use_cache)
 
 
 def log_likelihoods(generator: nn.Module, images: torch.Tensor, *, sigma2: float, steps: int, chains: int,
@@ -114,19 +181,21 @@ def log_likelihoods(generator: nn.Module, images: torch.Tensor, *, sigma2: float
     return result["log_likelihood"], hit
 
 
-def group_log_likelihoods(config: Mapping[str, Any], generator: nn.Module, groups: Mapping[str, torch.Tensor], *,
+def group_log_likelihoods(generator: nn.Module, groups: Mapping[str, torch.Tensor], config: AISConfig, *,
                           sigma2: float, use_cache: bool = True) -> tuple[dict[str, torch.Tensor], int]:
-    """:func:`log_likelihoods` of each group with the chapter's AIS settings (``ais_steps``, ``ais_chains``,
-    ``leapfrog``, ``seed`` of ``config``): ``({group: (B,) log p(x) in nats}, groups read from the cache)``.
+    """:func:`log_likelihoods` of each group with one :class:`AISConfig`: ``({group: (B,) log p(x) in nats},
+    groups read from the cache)``.
 
     Chapters C2 and C3 call it with equal settings and images, so that one computes what the other reads.
     """
+    if not isinstance(config, AISConfig):
+        raise TypeError(f"config must be an AISConfig, got {type(config).__name__}")
     device = next(generator.parameters()).device
     out, hits = {}, 0
     for name, images in groups.items():
-        out[name], hit = log_likelihoods(generator, images.to(device), sigma2=sigma2, steps=int(config["ais_steps"]),
-                                         chains=int(config["ais_chains"]), leapfrog=int(config["leapfrog"]),
-                                         seed=int(config["seed"]), use_cache=use_cache)
+        out[name], hit = log_likelihoods(generator, images.to(device), sigma2=sigma2, steps=config.steps,
+                                         chains=config.chains, leapfrog=config.leapfrog, seed=config.seed,
+                                         use_cache=use_cache)
         hits += int(hit)
     return out, hits
 
@@ -138,37 +207,36 @@ def _take(data: ImageData, n: int, seed: int) -> torch.Tensor:
     return data.images[pick]
 
 
-def image_groups(config: Mapping[str, Any], generator: nn.Module, *, sigma2: float,
+def image_groups(generator: nn.Module, config: GroupsConfig, *, sigma2: float,
                  sizes: Mapping[str, int] | None = None, seed: int | None = None) -> dict[str, torch.Tensor]:
     """The groups of images whose likelihoods chapters C2 and C3 compare, each (N, C, H, W) in the GAN's format.
 
-    ``config`` is a chapter configuration holding ``data``, ``channels``, ``data_root``, ``seed``, optionally
-    ``size`` (default 32) and ``group_sizes`` (a mapping from group name to count; ``sizes`` overrides it). Known names: ``"test"`` and
-    ``"train"`` (the GAN's data), ``"generated"`` (samples of the noisy model, x = G(z) + N(0, sigma2 I), by
-    :func:`gandensity.numerics.ais.simulate`), and the keys of :data:`OOD_GROUPS`. The draws are seeded, so equal
-    configurations give equal images (and share cache entries).
+    Known names: ``"test"`` and ``"train"`` (the GAN's data), ``"generated"`` (samples of the noisy model,
+    x = G(z) + N(0, sigma2 I), by :func:`gandensity.numerics.ais.simulate`), and the keys of :data:`OOD_GROUPS`.
+    ``sizes`` and ``seed`` replace the config's. The draws are seeded, so equal configurations give equal images
+    (and share cache entries).
     """
-    sizes = dict(config["group_sizes"] if sizes is None else sizes)
-    seed = int(config["seed"] if seed is None else seed)
-    channels = int(config["channels"])
-    size = int(config.get("size", 32))
+    if not isinstance(config, GroupsConfig):
+        raise TypeError(f"config must be a GroupsConfig, got {type(config).__name__}")
+    sizes = dict(config.sizes if sizes is None else sizes)
+    _check_sizes(sizes)
+    seed = config.seed if seed is None else seed
+    _positive_int("image_groups", "seed", seed, 0)
+    spec = config.data
     groups: dict[str, torch.Tensor] = {}
     for i, (name, n) in enumerate(sizes.items()):
         if name in ("train", "test"):
-            data = load(config["data"], data_root=config["data_root"], split=name, channels=channels)
-            groups[name] = _take(data, n, seed + i)
+            groups[name] = _take(spec.load(name), n, seed + i)
         elif name == "generated":
             _, x = ais.simulate(generator, n, sigma2=sigma2, seed=seed + 1000 + i)
             groups[name] = x.detach().cpu()
-        elif name in OOD_GROUPS:
+        else:
             key = OOD_GROUPS[name]
-            kwargs: dict[str, Any] = {"channels": channels, "size": size}
+            kwargs: dict[str, Any] = {"channels": spec.channels, "size": spec.size}
             if key in ("solid_colours", "photo_patches"):
                 kwargs.update(n=max(n, 64), seed=seed + i)
             data = load(key, split="all", **kwargs)
             groups[name] = _take(data, n, seed + i)
-        else:
-            raise ValueError(f"unknown group {name!r}; valid: 'train', 'test', 'generated', {sorted(OOD_GROUPS)}")
     return groups
 
 
@@ -186,12 +254,12 @@ def psnr_of_errors(errors: Any) -> float:
     return psnr(float(np.mean(np.asarray(errors, dtype=float))))
 
 
-def noise_report(config: Mapping[str, Any], noise: NoiseFit) -> str:
-    """Two printed lines (at most 88 characters each) on a :func:`fit_noise` result and its settings."""
+def noise_report(noise: NoiseFit, config: NoiseFitConfig) -> str:
+    """Two printed lines (at most 80 characters each) on a :func:`fit_noise` result and its settings."""
     return (f"sigma2 = {noise.sigma2:.4f} (PSNR {psnr(noise.sigma2):.1f} dB) from "
-            f"{config['noise_images']} training images\n"
-            f"  inverted with {config['noise_steps']} Adam steps, {config['noise_restarts']} restart(s) "
-            f"from the nearest of {config['noise_candidates']} samples")
+            f"{config.images} training images\n"
+            f"  inverted with {config.steps} Adam steps, {config.restarts} restart(s) "
+            f"from the nearest of {config.candidates} samples")
 
 
 def nats_to_bits_per_dim(nats: Any, dims: int) -> Any:

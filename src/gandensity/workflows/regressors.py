@@ -3,7 +3,7 @@
 The exact density of :mod:`gandensity.numerics.density` exists only for generated images whose latent code is known.
 Paper 000 extends it to any image with a *regressor*, trained on triplets sampled from the GAN:
 
-1. train a GAN (:func:`gan_for`; the InfoGAN variant with a Q network for latent densities, :func:`infogan_for`);
+1. train a GAN (:func:`gandensity.workflows.training.train_gan`; the InfoGAN variant with a Q network for latent densities, :func:`infogan_for`);
 2. sample triplets ``(z, G(z), log p(G(z)))`` with the exact density (:func:`sample_triplets`, batched);
 3. fit a network that maps the image to its label (:func:`train_regressor`).
 
@@ -28,9 +28,8 @@ from __future__ import annotations
 import sys
 import textwrap
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -39,21 +38,18 @@ from torch import nn
 from gandensity.workflows import cache, models, training
 from gandensity.numerics import density
 from gandensity.workflows.cache import generator_fingerprint
-from gandensity.workflows.data import ImageData, fingerprint, load
+from gandensity.workflows.data import ImageData, fingerprint, without_label
 from gandensity.workflows.models import DCGANConfig, Discriminator, Generator, init_dcgan_weights
 from gandensity.numerics.priors import StandardNormal
-from gandensity.workflows.training import TrainConfig, TrainedGAN, progress_enabled
+from gandensity.workflows.training import GANSpec, TrainConfig, TrainedGAN, progress_enabled, train_gan
 
 __all__ = [
-    "GAN_KEYS", "gan_config", "load_split", "without_label", "gan_for",
     "QNetwork", "InfoGAN", "train_infogan", "infogan_for",
     "Triplets", "sample_triplets", "generator_fingerprint",
     "RegressorConfig", "Regressor", "TrainedRegressor", "train_regressor", "regressor_for", "predict",
     "score_samples", "pixel_regressor_for", "latent_regressor_for",
 ]
 
-# The settings that describe one GAN inside a chapter configuration (one entry of ``profiles.SHARED``).
-GAN_KEYS = ("data", "channels", "width", "epochs", "batch_size")
 
 Label = Literal["pixel", "latent"]
 LABELS = ("pixel", "latent")
@@ -61,83 +57,12 @@ LABELS = ("pixel", "latent")
 
 
 
-def _wrap_lines(text: str, width: int = 88) -> str:
+def _wrap_lines(text: str, width: int = 80) -> str:
     """Each line of ``text`` wrapped to ``width`` characters (continuations indented), for the book's pages."""
     return "\n".join(textwrap.fill(line, width, subsequent_indent="  ") for line in text.splitlines())
 
 
 # ------------------------------------------------------------------------------------------ data and GANs
-
-
-def gan_config(config: Mapping[str, Any], name: str, **overrides: Any) -> dict[str, Any]:
-    """One GAN's settings from a chapter configuration: ``config[name]`` plus the chapter's seed and data_root.
-
-    ``overrides`` whose value is None are ignored (notebook parameters default to None); the others replace
-    the GAN's settings, e.g. ``epochs=1`` for a quick run. An unknown name or setting is a ``ValueError``.
-    """
-    if name not in config or not isinstance(config[name], Mapping):
-        gans = [k for k, v in config.items() if isinstance(v, Mapping)]
-        raise ValueError(f"the configuration has no GAN {name!r}; GANs: {gans}")
-    out = {**config[name], "seed": config["seed"], "data_root": config["data_root"]}
-    unknown = sorted(set(overrides) - set(out))
-    if unknown:
-        raise ValueError(f"unknown GAN setting(s) {unknown}; valid settings: {sorted(out)}")
-    for key, value in overrides.items():
-        if value is not None:  # papermill may pass numbers as strings
-            numeric = isinstance(out[key], (int, float)) and not isinstance(out[key], bool)
-            out[key] = type(out[key])(value) if numeric else value
-    return out
-
-
-def load_split(config: Mapping[str, Any], split: str, *, channels: int | None = None) -> ImageData:
-    """The ``"train"`` or ``"test"`` images of a GAN's data set (:func:`gan_config`), at ``channels``.
-
-    MNIST-5k and the torchvision sets have their own splits. ``photo_patches`` has none: its train split is
-    ``config["train_images"]`` patches drawn with seed 0 (``data.photo_patches``'s default) and its test split
-    ``config["test_images"]`` patches drawn with seed 1: other positions in the same nine photographs, so a
-    held-out set of patches, not of scenes.
-    """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    name = config["data"]
-    channels = config["channels"] if channels is None else channels
-    if name == "photo_patches":
-        key = f"{split}_images"
-        data = load(name, split="all", channels=channels, n=int(config[key]), seed=0 if split == "train" else 1)
-        if split == "test":
-            data = ImageData(data.images, data.labels, f"{data.name}-test", data.description + " (held-out positions)")
-        return data
-    return load(name, data_root=config["data_root"], split=split, channels=channels)
-
-
-def without_label(data: ImageData, label: int) -> ImageData:
-    """``data`` without the images of class ``label`` (e.g. MNIST without 1s, paper 000 section 6.1)."""
-    keep = data.labels != label
-    if keep.all():
-        raise ValueError(f"{data.name} holds no image of class {label}")
-    return ImageData(data.images[keep], data.labels[keep], f"{data.name}-without-{label}",
-                     f"{data.description}, without the class {label}")
-
-
-def _train_data(config: Mapping[str, Any], exclude: int | None) -> ImageData:
-    train = load_split(config, "train")
-    return train if exclude is None else without_label(train, exclude)
-
-
-def gan_for(config: Mapping[str, Any], *, exclude: int | None = None, device: str | torch.device = "cpu",
-            verbose: bool = True) -> tuple[TrainedGAN, ImageData]:
-    """Train (or fetch from the cache) the DCGAN of a GAN configuration (:func:`gan_config`).
-
-    With ``exclude=None`` and an MNIST-5k configuration this is exactly :func:`gandensity.workflows.training.dcgan_for`
-    (same data, same cache entry as chapter A1). ``exclude`` drops one class from the training data.
-
-    Returns:
-        ``(trained GAN, training data)``.
-    """
-    train = _train_data(config, exclude)
-    model = DCGANConfig(channels=config["channels"], width=config["width"])
-    run = TrainConfig(epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"])
-    return training.train_dcgan(train, model, run, device=device, verbose=verbose), train
 
 
 # ------------------------------------------------------------------------------------------ InfoGAN
@@ -189,7 +114,7 @@ def _train_infogan(images: torch.Tensor, model: DCGANConfig, config: TrainConfig
                    device: torch.device, progress: bool) -> dict:
     """The DCGAN loop of :mod:`gandensity.workflows.training` with a Q network: the generator step minimises
     GAN loss + info_weight * mean_i (Q_i - z_i)^2, and Q is updated in that step (paper 000, section 4)."""
-    return training._train(images, model, config, device, progress, make_q=QNetwork, info_weight=info_weight)
+    return training.train_loop(images, model, config, device, progress, make_q=QNetwork, info_weight=info_weight)
 
 
 def train_infogan(data: ImageData, model: DCGANConfig, config: TrainConfig, *, info_weight: float = 1.0,
@@ -233,13 +158,14 @@ def train_infogan(data: ImageData, model: DCGANConfig, config: TrainConfig, *, i
     return trained
 
 
-def infogan_for(config: Mapping[str, Any], *, info_weight: float = 1.0, exclude: int | None = None,
+def infogan_for(spec: GANSpec, *, info_weight: float = 1.0, exclude: int | None = None,
                 device: str | torch.device = "cpu", verbose: bool = True) -> tuple[InfoGAN, ImageData]:
-    """:func:`gan_for` with the InfoGAN-style objective (:func:`train_infogan`): same data, same settings."""
-    train = _train_data(config, exclude)
-    model = DCGANConfig(channels=config["channels"], width=config["width"])
-    run = TrainConfig(epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"])
-    info = train_infogan(train, model, run, info_weight=info_weight, device=device, verbose=verbose)
+    """:func:`gandensity.workflows.training.train_gan` with the InfoGAN-style objective (:func:`train_infogan`):
+    same data, same settings. Returns ``(InfoGAN, training data)``."""
+    train = spec.data.load("train")
+    if exclude is not None:
+        train = without_label(train, exclude)
+    info = train_infogan(train, spec.model, spec.train, info_weight=info_weight, device=device, verbose=verbose)
     return info, train
 
 
@@ -502,10 +428,9 @@ def _wrap(result: dict, label: str, model_cfg: DCGANConfig, num: int, triplet_se
 
 
 def _regressor_code() -> str:
-    """The source a regressor depends on: the architecture, the exact density's numerics, the prior, the sampling
-    and the fitting (not all of density.py, whose other functions and re-exports change for other reasons)."""
-    return cache.code_version(models, density.generator_log_density, density._jacobian, density.half_logdet_metric,
-                              StandardNormal, sample_triplets, _generate, Regressor, _fit)
+    """The source a regressor depends on: the architecture, the exact density's numerics (all of density.py),
+    the prior, the sampling and the fitting."""
+    return cache.code_version(models, density, StandardNormal, sample_triplets, _generate, Regressor, _fit)
 
 
 def regressor_for(generator: Generator, label: Label, *, triplets: int, config: RegressorConfig,
@@ -544,24 +469,24 @@ def regressor_for(generator: Generator, label: Label, *, triplets: int, config: 
     return trained
 
 
-def pixel_regressor_for(config: Mapping[str, Any], regressor: RegressorConfig, *, triplets: int,
+def pixel_regressor_for(spec: GANSpec, regressor: RegressorConfig, *, triplets: int,
                         chunk_size: int = 8, exclude: int | None = None, device: str | torch.device = "cpu",
                         verbose: bool = True) -> tuple[TrainedGAN, ImageData, TrainedRegressor]:
-    """A GAN configuration's DCGAN (:func:`gan_for`) and its pixel regressor (:func:`regressor_for`), both
+    """A spec's DCGAN (:func:`gandensity.workflows.training.train_gan`) and its pixel regressor (:func:`regressor_for`), both
     through the cache: ``(trained GAN, training data, trained regressor)``. With ``verbose`` both print their
     summaries."""
-    gan, train = gan_for(config, exclude=exclude, device=device, verbose=verbose)
+    gan, train = train_gan(spec, exclude=exclude, device=device, verbose=verbose)
     reg = regressor_for(gan.generator, "pixel", triplets=triplets, config=regressor, chunk_size=chunk_size,
                         device=device, verbose=verbose)
     return gan, train, reg
 
 
-def latent_regressor_for(config: Mapping[str, Any], regressor: RegressorConfig, *, triplets: int,
+def latent_regressor_for(spec: GANSpec, regressor: RegressorConfig, *, triplets: int,
                          info_weight: float, device: str | torch.device = "cpu",
                          verbose: bool = True) -> tuple[InfoGAN, ImageData, TrainedRegressor]:
-    """A GAN configuration's InfoGAN-style DCGAN (:func:`infogan_for`) and its latent regressor, both through
+    """A spec's InfoGAN-style DCGAN (:func:`infogan_for`) and its latent regressor, both through
     the cache: ``(InfoGAN, training data, trained regressor)``."""
-    info, train = infogan_for(config, info_weight=info_weight, device=device, verbose=verbose)
+    info, train = infogan_for(spec, info_weight=info_weight, device=device, verbose=verbose)
     reg = regressor_for(info.generator, "latent", triplets=triplets, config=regressor, device=device,
                         verbose=verbose)
     return info, train, reg

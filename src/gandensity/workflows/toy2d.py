@@ -31,10 +31,11 @@ from torch import nn
 
 from gandensity.workflows import cache
 from gandensity.numerics import operators, priors, spectral
+from gandensity.numerics.density import half_logdet_metric
 from gandensity.numerics.spectral import LogdetEstimate, metric_matvec, stochastic_logdet
 
 __all__ = ["ENERGIES", "LOG_Z_BOX", "energy", "log_partition", "Density", "Crescent", "RingMixture", "DENSITIES",
-           "density", "BottleneckResNet", "jacobian_and_output", "exact_logdet_metric", "EstimatorSettings",
+           "density", "BottleneckResNet", "jacobian_and_output", "logdet_metric", "EstimatorSettings",
            "MetricTerms", "metric_terms", "log_normal", "pushforward_log_density", "pullback_log_density",
            "relative_error", "FitConfig", "FitResult", "HISTORY_KEYS", "fit_reverse_kl", "fit_forward_kl",
            "model_log_likelihood", "model_samples", "grid_points", "seeded_network", "initial_model",
@@ -119,7 +120,7 @@ class Density(Protocol):
 
     name: str
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, n: int, rng: torch.Generator | None = None) -> Tensor:
         """Draw n points: (n, 2) float32."""
         ...
 
@@ -151,8 +152,8 @@ class Crescent:
     angular_std: float = 0.55
     name: str = "crescent"
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        e = torch.randn(n, 2, generator=generator, dtype=torch.float64)
+    def sample(self, n: int, rng: torch.Generator | None = None) -> Tensor:
+        e = torch.randn(n, 2, generator=rng, dtype=torch.float64)
         r = self.radius + self.radial_std * e[:, 0]
         phi = self.angle + self.angular_std * e[:, 1]
         return torch.stack([r * torch.cos(phi), r * torch.sin(phi)], 1).float()
@@ -183,9 +184,9 @@ class RingMixture:
         t = 2 * math.pi * torch.arange(self.modes, dtype=torch.float64) / self.modes
         return self.radius * torch.stack([torch.cos(t), torch.sin(t)], 1)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        k = torch.randint(0, self.modes, (n,), generator=generator)
-        e = torch.randn(n, 2, generator=generator, dtype=torch.float64)
+    def sample(self, n: int, rng: torch.Generator | None = None) -> Tensor:
+        k = torch.randint(0, self.modes, (n,), generator=rng)
+        e = torch.randn(n, 2, generator=rng, dtype=torch.float64)
         return (self.means()[k] + self.std * e).float()
 
     def log_prob(self, x: Tensor) -> Tensor:
@@ -284,9 +285,10 @@ def jacobian_and_output(f: Callable[[Tensor], Tensor], z: Tensor) -> tuple[Tenso
         return torch.func.vmap(torch.func.jacfwd(single, has_aux=True))(z)
 
 
-def exact_logdet_metric(jacobian: Tensor) -> Tensor:
-    """log det(J^T J) of square Jacobians (B, n, n): 2 log|det J|, (B,) float64 (-inf where J is singular)."""
-    return 2 * torch.linalg.slogdet(jacobian.detach().double())[1]
+def logdet_metric(jacobian: Tensor) -> Tensor:
+    """log det(J^T J) of Jacobians (B, m, n), (B,) float64 (-inf where J is singular): twice
+    :func:`gandensity.numerics.density.half_logdet_metric`, the one exact route of the package."""
+    return 2 * half_logdet_metric(jacobian.detach().double())[0]
 
 
 @dataclass(frozen=True)
@@ -332,7 +334,7 @@ def metric_terms(f: Callable[[Tensor], Tensor], inputs: Tensor, settings: Estima
     if matvec not in ("dense", "implicit"):
         raise ValueError(f"unknown matvec {matvec!r}; choose 'dense' or 'implicit'")
     jac, out = jacobian_and_output(f, inputs)
-    exact = exact_logdet_metric(jac)
+    exact = logdet_metric(jac)
     if matvec == "dense":
         product = operators.dense_matvec(jac.transpose(1, 2) @ jac)
     else:
@@ -468,7 +470,7 @@ def _fit(kind: str, target: str, config: FitConfig,
     from gandensity.workflows.training import progress_enabled
 
     parts = {"kind": kind, "target": target, "config": asdict(config),
-             "code": cache.code_version(operators, priors, spectral, sys.modules[__name__]),
+             "code": cache.code_version(operators, priors, spectral, half_logdet_metric, sys.modules[__name__]),
              "threads": torch.get_num_threads()}
     show = progress_enabled() if progress is None else progress
     result, hit, _ = cache.cached(f"toy2d-{kind}-{target}", parts,
@@ -480,8 +482,8 @@ def _fit(kind: str, target: str, config: FitConfig,
     if verbose:
         h, tail = fit.history, max(1, config.steps // 10)
         how = "loaded from cache" if hit else "trained"
-        print(f"{kind} KL on {target} {how}: {config.steps} steps in {fit.seconds:.0f} s (lr {config.lr:g}); "
-              f"last 10% of steps: loss {h['loss'][-tail:].mean():.3f}, "
+        print(f"{kind} KL on {target} {how}: {config.steps} steps in {fit.seconds:.0f} s (lr {config.lr:g})\n"
+              f"  last 10% of steps: loss {h['loss'][-tail:].mean():.3f}, "
               f"median relative error {h['rel_error'][-tail:].median():.3f}")
     return fit
 
@@ -548,7 +550,7 @@ def model_log_likelihood(f: Callable[[Tensor], Tensor], x: Tensor, *, chunk: int
     with torch.no_grad():
         for xc in x.float().split(chunk):
             jac, fx = jacobian_and_output(f, xc)
-            out.append(pullback_log_density(fx.double(), exact_logdet_metric(jac)))
+            out.append(pullback_log_density(fx.double(), logdet_metric(jac)))
     return torch.cat(out)
 
 
@@ -559,7 +561,7 @@ def model_samples(f: Callable[[Tensor], Tensor], z: Tensor, *, chunk: int = 4096
         for zc in z.float().split(chunk):
             jac, x = jacobian_and_output(f, zc)
             xs.append(x)
-            logq.append(pushforward_log_density(zc.double(), exact_logdet_metric(jac)))
+            logq.append(pushforward_log_density(zc.double(), logdet_metric(jac)))
     return torch.cat(xs), torch.cat(logq)
 
 

@@ -9,23 +9,24 @@ trained models while each chapter can still run alone.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass
-from collections.abc import Mapping
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gandensity.workflows import cache, models
-from gandensity.workflows.data import ImageData, fingerprint, load
+from gandensity.workflows.data import DataSpec, ImageData, fingerprint, without_label
 from gandensity.workflows.models import DCGANConfig, Discriminator, Generator, init_dcgan_weights
 from gandensity.numerics.priors import Prior, StandardNormal, UniformBox
 
-__all__ = ["TrainConfig", "TrainedGAN", "train_dcgan", "dcgan_for", "recalibrate_batchnorm", "progress_enabled"]
+__all__ = ["TrainConfig", "TrainedGAN", "GANSpec", "train_loop", "train_dcgan", "train_gan", "recalibrate_batchnorm",
+           "progress_enabled"]
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,18 @@ class TrainConfig:
     prior: str = "normal"
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError(f"need epochs >= 1 and batch_size >= 2, got {self.epochs}, {self.batch_size}")
+        for name, low in (("epochs", 1), ("batch_size", 2), ("seed", 0), ("calibration_samples", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                # calibration_samples = 0 would reset the batch-norm statistics to their initial values
+                raise ValueError(f"TrainConfig.{name} must be an int >= {low}, got {value!r}")
+        for name in ("lr", "beta1", "beta2", "rmsprop_alpha"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"TrainConfig.{name} must be a finite number, got {value!r}")
+        if not self.lr > 0 or not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
+            raise ValueError(f"TrainConfig needs lr > 0 and betas in [0, 1), got lr={self.lr}, "
+                             f"betas=({self.beta1}, {self.beta2})")
         if self.optimizer not in ("adam", "rmsprop"):
             raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {self.optimizer!r}")
         if self.prior not in ("normal", "uniform"):
@@ -105,15 +116,15 @@ def recalibrate_batchnorm(generator: Generator, num_samples: int, *, batch_size:
     generator.train()
     for start in range(0, num_samples, batch_size):
         b = min(batch_size, num_samples - start)
-        generator(prior.sample(b, generator.config.latent_dim, generator=gen).to(device))
+        generator(prior.sample(b, generator.config.latent_dim, rng=gen).to(device))
     for m, momentum in zip(bns, momenta):
         m.momentum = momentum
     generator.eval()
 
 
-def _train(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device: torch.device, progress: bool,
+def train_loop(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device: torch.device, progress: bool,
            make_q: Callable[[DCGANConfig], nn.Module] | None = None, info_weight: float = 0.0) -> dict:
-    """The GAN loop. With ``make_q`` (paper 000's InfoGAN-style objective, :mod:`gandensity.workflows.regressors`), a Q network
+    """The GAN loop, uncached: returns the networks' states, the history and the seconds it took. With ``make_q`` (paper 000's InfoGAN-style objective, :mod:`gandensity.workflows.regressors`), a Q network
     on the discriminator's features is trained in the generator's step, which then minimises the GAN loss plus
     ``info_weight`` * mean_i (Q_i - z_i)^2; its state and per-epoch ``q_error`` are returned too."""
     start = time.perf_counter()
@@ -152,7 +163,7 @@ def _train(images: torch.Tensor, model: DCGANConfig, config: TrainConfig, device
         sums = torch.zeros(len(history))
         for i in range(steps):
             real = images[perm[i * b:(i + 1) * b]].to(device)
-            z = prior.sample(b, model.latent_dim, generator=gen).to(device)
+            z = prior.sample(b, model.latent_dim, rng=gen).to(device)
             fake = g_net(z)
             ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
             logit_real, logit_fake = d_net(real), d_net(fake.detach())
@@ -217,7 +228,7 @@ def train_dcgan(data: ImageData, model: DCGANConfig, config: TrainConfig, *,
     parts = {"model": model.as_dict(), "train": asdict(config), "data": fingerprint(data),
              "code": cache.code_version(models, sys.modules[__name__]), "device": device.type}
     result, hit, path = cache.cached(
-        "dcgan", parts, lambda: _train(images, model, config, device,
+        "dcgan", parts, lambda: train_loop(images, model, config, device,
                                        progress_enabled() if progress is None else progress),
         enabled=use_cache)
     g_net, d_net = Generator(model), Discriminator(model)
@@ -231,24 +242,40 @@ def train_dcgan(data: ImageData, model: DCGANConfig, config: TrainConfig, *,
     return trained
 
 
-def dcgan_for(config: Mapping[str, Any], *, device: str | torch.device = "cpu",
-              verbose: bool = True) -> tuple[TrainedGAN, ImageData]:
-    """Load a chapter's training data and train (or fetch) its DCGAN.
+@dataclass(frozen=True)
+class GANSpec:
+    """Everything that determines a trained DCGAN: its data, its architecture and its optimisation.
 
-    ``config`` is a chapter configuration (:func:`gandensity.book.profiles.chapter_config`) holding
-    ``data``, ``channels``, ``width``, ``epochs``, ``batch_size``, ``seed``, ``data_root`` and optionally
-    ``latent_dim`` (default 100), ``image_size`` (32), ``optimizer`` ("adam"), ``gan_lr`` (2e-4) and ``prior``
-    ("normal"); chapters with equal values share one cache entry.
+    Chapters build one from their profile (:func:`gandensity.book.specs.gan_spec`); equal specs share one cache
+    entry, whichever chapter trains it first."""
+
+    data: DataSpec
+    model: DCGANConfig
+    train: TrainConfig
+
+    def __post_init__(self) -> None:
+        for name, kind in (("data", DataSpec), ("model", DCGANConfig), ("train", TrainConfig)):
+            if not isinstance(getattr(self, name), kind):
+                raise TypeError(f"GANSpec.{name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
+        if (self.data.channels, self.data.size) != (self.model.channels, self.model.image_size):
+            raise ValueError(f"GANSpec: the data are {self.data.channels}x{self.data.size}x{self.data.size} but the "
+                             f"model makes {self.model.channels}x{self.model.image_size}x{self.model.image_size} "
+                             "images; make DataSpec.channels/size match DCGANConfig.channels/image_size")
+
+
+def train_gan(spec: GANSpec, *, exclude: int | None = None, device: str | torch.device = "cpu",
+              use_cache: bool = True, verbose: bool = True) -> tuple[TrainedGAN, ImageData]:
+    """Load a spec's training data and train (or fetch from the cache) its DCGAN.
+
+    ``exclude`` drops one class from the training data (e.g. MNIST without 1s, paper 000 section 6.1).
 
     Returns:
         ``(trained GAN, training data)``.
     """
-    size = config.get("image_size", 32)
-    train = load(config["data"], data_root=config["data_root"], split="train", channels=config["channels"],
-                 size=size)
-    model = DCGANConfig(latent_dim=config.get("latent_dim", 100), channels=config["channels"], width=config["width"],
-                        image_size=size)
-    run = TrainConfig(epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"],
-                      lr=config.get("gan_lr", 2e-4), optimizer=config.get("optimizer", "adam"),
-                      prior=config.get("prior", "normal"))
-    return train_dcgan(train, model, run, device=device, verbose=verbose), train
+    if not isinstance(spec, GANSpec):
+        raise TypeError(f"spec must be a GANSpec (gandensity.book.specs.gan_spec builds one from a chapter's "
+                        f"configuration), got {type(spec).__name__}")
+    train = spec.data.load("train")
+    if exclude is not None:
+        train = without_label(train, exclude)
+    return train_dcgan(train, spec.model, spec.train, device=device, use_cache=use_cache, verbose=verbose), train
