@@ -122,8 +122,8 @@ coverage = {
 }
 trained = sum(not f.from_cache for fs in fits.values() for f in fs)
 print(
-    f"{trained} of {2 * cfg.runs} runs trained now, in "
-    f"{sum(f.seconds for fs in fits.values() for f in fs):.0f} s"
+    f"{trained} of {2 * cfg.runs} runs trained now ({2 * cfg.runs - trained} from the "
+    f"cache); training took {sum(f.seconds for fs in fits.values() for f in fs):.0f} s"
 )
 for name in targets:
     print(f"{name}: modes per run {[c.modes for c in coverage[name]]}")

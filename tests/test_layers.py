@@ -1,5 +1,9 @@
 """The package's three layers: numerics <- workflows <- book, with no cycles between modules.
 
+Above them sits the application: the ``gandensity`` command (``gandensity.cli``, run by ``python -m gandensity``
+through ``gandensity.__main__``). It may import every layer, and nothing in the package imports it (only
+``__main__`` imports ``cli``).
+
 Walks every import statement of ``src/gandensity`` (module level and inside functions) with ``ast``.
 """
 
@@ -11,7 +15,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "gandensity"
-RANK = {"numerics": 0, "workflows": 1, "book": 2}
+RANK = {"numerics": 0, "workflows": 1, "book": 2, "application": 3}
+APPLICATION = {"gandensity.cli", "gandensity.__main__"}
 
 
 def module_name(path: Path) -> str:
@@ -42,14 +47,22 @@ GRAPH = {module_name(p): imports(p) for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def layer(module: str) -> str | None:
+    if module in APPLICATION:
+        return "application"
     parts = module.split(".")
     return parts[1] if len(parts) > 2 and parts[1] in RANK else None
 
 
 def test_every_module_belongs_to_a_layer():
     loose = [m for m in GRAPH if layer(m) is None and m.count(".") > 1]
-    loose += [m for m in GRAPH if m.count(".") == 1 and m.split(".")[1] not in RANK]
-    assert not loose, f"modules outside numerics/, workflows/ and book/: {loose}"
+    loose += [m for m in GRAPH if m.count(".") == 1 and m.split(".")[1] not in RANK and m not in APPLICATION]
+    assert not loose, f"modules outside numerics/, workflows/, book/ and the application {sorted(APPLICATION)}: {loose}"
+
+
+def test_nothing_imports_the_application():
+    importers = {m: sorted(GRAPH[m] & APPLICATION) for m in GRAPH if GRAPH[m] & APPLICATION}
+    assert importers == {"gandensity.__main__": ["gandensity.cli"]}, (
+        f"only gandensity.__main__ may import the command line: {importers}")
 
 
 @pytest.mark.parametrize("module", sorted(m for m in GRAPH if layer(m)))
