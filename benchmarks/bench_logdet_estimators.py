@@ -1,34 +1,40 @@
 """Shoot-out of stochastic log-determinant estimators at equal matvec budgets, against the exact log det.
 
-Estimators (all take only products M v, B matrices at once):
+Estimators: :func:`gandensity.numerics.spectral.stochastic_logdet` with each ``method``, (order m, probes p) from
+:func:`gandensity.numerics.logdet_compare.budget_settings` (the split chapter B5 uses), B matrices at once:
 
-- ``cheb eps=0.1``: :func:`gandensity.numerics.spectral.stochastic_logdet` (paper 001, Algorithm 1, Chebyshev),
-  power_iters = 20, g = 1.2, the paper's eps = 0.1; cost t + 1 + m p.
+- ``cheb eps=0.1``: paper 001's Algorithm 1 (Chebyshev), power_iters = 20, g = 1.2, the paper's eps = 0.1;
+  cost t + 1 + m p.
 - ``cheb eps=lmin``: the same with eps = the true smallest eigenvalue (an oracle no real run has).
-- ``slq``, ``slq deep``: :func:`gandensity.numerics.lanczos.slq_logdet` with two splits of the budget between
-  Lanczos steps m and probes p (cost m p; m is capped at n).
-- ``hutch++``: :func:`gandensity.numerics.hutchpp.hutchpp_logdet`, sketch k = budget-dependent, s = 2 Krylov
-  blocks, cost (k s + p) m.
+- ``taylor``: the Taylor series of Boutsidis et al. at the same (m, p).
+- ``slq``: stochastic Lanczos quadrature, m ~ sqrt(budget * max(1, n / 100)), p = budget / m; ``slq deep``: 2m
+  steps, p / 2 probes.
+- ``hutch++``: SLQ on a Krylov sketch [S, M S] of k = p / 6 columns plus p - 2k deflated probes
+  (:func:`gandensity.numerics.spectral.hutchpp_split`); ``hutch++ 2/3``: k = p / 3, the split of Meyer et al.
 
-Matrices: Q diag(lambda) Q^T with a Haar-random Q (float64, dense), for n in ``--sizes`` and two spectra:
+Matrices, for n in ``--sizes``:
 
-- ``log-uniform``: lambda log-uniform on [1e-3, 1e2] (condition number ~1e5);
-- ``dcgan``: the spectrum of M = J^T J of a trained DCGAN generator at one latent (the longest-trained
-  ``dcgan-*.pt`` in the gandensity cache, or ``--dcgan PATH``; skipped if there is none). For n other than
-  the generator's latent dimension the spectrum is stretched: log lambda at n evenly spaced quantiles of the
-  generator's log-spectrum (same shape and range, more eigenvalues).
+- ``log-uniform``: Q diag(lambda) Q^T with Haar-random Q, lambda log-uniform on [1e-3, 1e2] (condition ~1e5, the
+  stand-in for a trained DCGAN's metric);
+- ``dcgan``: M = J^T J of the trained MNIST DCGAN of chapter A1 (1x32x32, width 32, latent 100) at one latent, if a
+  cache entry of that architecture exists (the most recent; this script never trains one; ``--dcgan PATH`` picks
+  one). At its own n the metric itself; at other n, Q diag(lambda) Q^T with its log-spectrum stretched (lambda at n
+  evenly spaced quantiles of log lambda).
 
 Each configuration runs on ``--seeds`` copies of the same matrix with independent probes (one batched call), so
 "mean over seeds" is over independent probe draws. Printed per row: matvecs per matrix; the relative error
 |est - exact| / |exact| (mean and sd over seeds); the bias (mean signed error / |exact|); time of the estimator
-/ time of ``torch.linalg.slogdet`` of the dense matrix (both per matrix, this machine, torch threads as set);
-and matvecs / n, the cost relative to forming M densely from n products (what an implicit M, e.g. J^T J by
-JVP + VJP, would cost for the exact route). Ratios only: no absolute timings are claimed.
+/ time of ``torch.linalg.slogdet`` of the dense matrix (both per matrix); and matvecs / n.
+
+Then **the time ratio to the exact route** on a generator: an untrained DCGAN (3x32x32, width 48, latent n in
+``--route-sizes``), :func:`gandensity.numerics.density.generator_log_density` (n jvps and a float64 QR) against
+each estimator on the implicit metric (a jvp and a vjp per matvec) at ``--route-budget`` matvecs. The stochastic
+route only pays when budget x (jvp + vjp) < n x jvp + QR. Ratios only: no absolute timings are claimed.
 
 Usage::
 
     python benchmarks/bench_logdet_estimators.py [--sizes 100 1024] [--budgets 220 1000 4000] [--seeds 10]
-        [--dcgan auto|none|PATH] [--threads 1]
+        [--dcgan auto|none|PATH] [--route-sizes 100 1024] [--route-budget 1000] [--threads 1]
 """
 
 from __future__ import annotations
@@ -38,29 +44,14 @@ import glob
 import math
 import os
 import time
+import warnings
 from typing import Callable, Sequence
 
 import torch
 
-from gandensity.numerics.hutchpp import hutchpp_logdet
-from gandensity.numerics.lanczos import slq_logdet
+from gandensity.numerics.logdet_compare import budget_settings, matvec_cost, route_times
+from gandensity.numerics.operators import dense_matvec
 from gandensity.numerics.spectral import stochastic_logdet
-
-# budget -> settings; each close to the budget in matvecs per matrix
-CHEB = {220: (10, 20), 1000: (20, 49), 4000: (40, 99)}          # (order m, probes p): 21 + m p
-SLQ = {220: (11, 20), 1000: (25, 40), 4000: (50, 80)}            # (steps m, probes p): m p
-SLQ_DEEP = {220: (22, 10), 1000: (50, 20), 4000: (100, 40)}
-HUTCHPP = {220: (4, 11, 12), 1000: (8, 25, 24), 4000: (16, 50, 48)}  # (sketch k, steps m, probes p), s = 2
-
-
-def settings_for(budget: int, table: dict) -> tuple:
-    """The settings of the nearest tabulated budget, scaled (for budgets not in the table)."""
-    if budget in table:
-        return table[budget]
-    near = min(table, key=lambda b: abs(math.log(b / budget)))
-    f = math.sqrt(budget / near)
-    return tuple(max(1, round(v * f)) for v in table[near])
-
 
 def haar_spd(lam: torch.Tensor, copies: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
@@ -86,8 +77,9 @@ def stretch(lam: torch.Tensor, n: int) -> torch.Tensor:
     return (loglam[lo] * (1 - frac) + loglam[lo + 1] * frac).exp()
 
 
-def dcgan_spectrum(path: str) -> tuple[torch.Tensor, str] | None:
-    """Eigenvalues of J^T J of a cached trained DCGAN at one latent (seed 0), and a description."""
+def dcgan_metric(path: str) -> tuple[torch.Tensor, str] | None:
+    """M = J^T J (n, n) float64 of the cached MNIST DCGAN (1 channel, width 32, latent 100) at one latent (seed 0),
+    and a description; None if there is no such entry (nothing is trained here)."""
     from gandensity.numerics.spectral import exact_metric
     from gandensity.workflows.cache import cache_dir, load_entry
     from gandensity.workflows.models import DCGANConfig, Generator
@@ -95,15 +87,23 @@ def dcgan_spectrum(path: str) -> tuple[torch.Tensor, str] | None:
     if path == "none":
         return None
     if path == "auto":
-        entries = []
+        # A1's architecture; chapter A3's GAN without 1s shares it but trains for fewer epochs on fewer digits, so
+        # the entry of that architecture with the longest training history is A1's (the most recent one if several
+        # code versions cached it).
+        found = []
         for f in glob.glob(str(cache_dir() / "dcgan-*.pt")):
             try:
-                entries.append((float(load_entry(f).get("seconds", 0.0)), f))
+                entry = load_entry(f)
+                sd = entry["generator"]
             except Exception:  # noqa: BLE001 - an unreadable entry is just not a candidate
                 continue
-        if not entries:
+            convs = [k for k in sd if k.endswith(".weight") and sd[k].ndim == 4]
+            if len(convs) == 4 and tuple(sd[convs[0]].shape[:2]) == (100, 128) and sd[convs[-1]].shape[1] == 1:
+                history = entry.get("history", {}).get("loss_d", [])
+                found.append((len(history), os.path.getmtime(f), f))
+        if not found:
             return None
-        path = max(entries)[1]
+        path = max(found)[2]
     entry = load_entry(path)
     sd = entry["generator"]
     convs = [k for k in sd if k.endswith(".weight") and sd[k].ndim == 4]
@@ -115,9 +115,9 @@ def dcgan_spectrum(path: str) -> tuple[torch.Tensor, str] | None:
     gen.load_state_dict(sd)
     gen.eval().requires_grad_(False)
     z = torch.randn(1, latent, generator=torch.Generator().manual_seed(0))
-    lam = torch.linalg.eigvalsh(exact_metric(gen, z))[0]
-    return lam, (f"{os.path.basename(path)}: latent {latent}, width {config.width}, {config.channels} channel(s), "
-                 f"trained {entry.get('seconds', float('nan')):.0f}s")
+    M = exact_metric(gen, z)[0]
+    return (M + M.T) / 2, (f"{os.path.basename(path)}: latent {latent}, width {config.width}, {config.channels} "
+                           f"channel(s), trained {entry.get('seconds', float('nan')):.0f}s")
 
 
 def timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
@@ -127,15 +127,28 @@ def timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
     return out, time.perf_counter() - start
 
 
-def run_case(name: str, lam: torch.Tensor, budgets: Sequence[int], seeds: int, seed: int) -> None:
-    n = lam.numel()
-    A = haar_spd(lam, seeds, seed)
-    exact = float(lam.log().sum())
+def estimators(lmin: float) -> dict[str, tuple[str, dict, Callable[[dict], dict]]]:
+    """label -> (method, fixed settings, how to change budget_settings' (order, probes))."""
+    same = lambda mp: mp  # noqa: E731
+    return {
+        "cheb eps=0.1": ("chebyshev", {"eps": 0.1}, same),
+        "cheb eps=lmin": ("chebyshev", {"eps": lmin}, same),
+        "taylor": ("taylor", {}, same),
+        "slq": ("lanczos", {}, same),
+        "slq deep": ("lanczos", {}, lambda mp: {"order": 2 * mp["order"], "probes": max(1, mp["probes"] // 2)}),
+        "hutch++": ("hutchpp", {}, same),
+        "hutch++ 2/3": ("hutchpp", {}, lambda mp: {**mp, "sketch": max(1, mp["probes"] // 3)}),
+    }
+
+
+def run_case(name: str, A1: torch.Tensor, budgets: Sequence[int], seeds: int, seed: int) -> None:
+    """A1: (n, n) float64 SPD matrix; every estimator at every budget on ``seeds`` copies."""
+    n = A1.shape[-1]
+    lam = torch.linalg.eigvalsh(A1)
+    A = A1.expand(seeds, -1, -1).contiguous()
+    exact = float(torch.linalg.slogdet(A1)[1])
     lmin = float(lam.min())
-
-    def matvec(v: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("bij,bj->bi", A, v)
-
+    mv = dense_matvec(A)
     common = dict(batch_size=seeds, dtype=torch.float64, seed=seed + 1)
     t_exact = min(timed(lambda: torch.linalg.slogdet(A)[1])[1] for _ in range(3)) / seeds
     print(f"\n== {name}, n = {n}: lambda in [{lmin:.1e}, {float(lam.max()):.1e}], condition "
@@ -143,29 +156,34 @@ def run_case(name: str, lam: torch.Tensor, budgets: Sequence[int], seeds: int, s
     print(f"{'budget':>6} {'estimator':<15} {'settings':<18} {'matvecs':>7} {'rel err':>8} {'sd':>8} "
           f"{'bias':>8} {'t/slogdet':>9} {'mv/n':>6}")
     for budget in budgets:
-        m, p = settings_for(budget, CHEB)
-        ms, ps = settings_for(budget, SLQ)
-        md, pd = settings_for(budget, SLQ_DEEP)
-        k, mh, ph = settings_for(budget, HUTCHPP)
-        rows = [
-            ("cheb eps=0.1", f"m={m} p={p}", 21 + m * p,
-             lambda: stochastic_logdet(matvec, n, order=m, probes=p, eps=0.1, **common)),
-            ("cheb eps=lmin", f"m={m} p={p}", 21 + m * p,
-             lambda: stochastic_logdet(matvec, n, order=m, probes=p, eps=lmin, **common)),
-            ("slq", f"m={min(ms, n)} p={ps}", None,
-             lambda: slq_logdet(matvec, n, steps=ms, probes=ps, **common)),
-            ("slq deep", f"m={min(md, n)} p={pd}", None,
-             lambda: slq_logdet(matvec, n, steps=md, probes=pd, **common)),
-            ("hutch++", f"k={k} s=2 m={min(mh, n)} p={ph}", None,
-             lambda: hutchpp_logdet(matvec, n, sketch=k, sketch_steps=2, steps=mh, probes=ph, **common)),
-        ]
-        for label, setting, cost, fn in rows:
-            out, t = timed(fn)
-            if isinstance(out, tuple):  # QuadratureLogdet
-                cost, out = out.matvecs, out.logdet
+        for label, (method, fixed, adjust) in estimators(lmin).items():
+            mp = adjust(budget_settings(method, budget, n))
+            settings = {**fixed, **mp}
+            cost = matvec_cost(method, mp["order"], mp["probes"], n, sketch=mp.get("sketch"))
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="stochastic_logdet: the spectrum is outside")
+                out, t = timed(lambda: stochastic_logdet(mv, n, method=method, **settings, **common))
             err = (out.double() - exact) / abs(exact)
-            print(f"{budget:>6} {label:<15} {setting:<18} {cost:>7} {err.abs().mean():8.2e} {err.abs().std():8.1e} "
-                  f"{err.mean():+8.1e} {t / seeds / t_exact:9.1f} {cost / n:6.1f}")
+            shown = f"m={min(mp['order'], n) if method in ('lanczos', 'hutchpp') else mp['order']} p={mp['probes']}" \
+                + (f" k={mp['sketch']}" if "sketch" in mp else "")
+            print(f"{budget:>6} {label:<15} {shown:<18} {cost:>7} {err.abs().mean():8.2e} {err.abs().std():8.1e} "
+                  f"{err.mean():+8.1e} {t / seeds / t_exact:9.1f} {cost / n:6.1f}", flush=True)
+
+
+def run_routes(sizes: Sequence[int], budget: int, batch: int, seed: int) -> None:
+    """Seconds per sample of the exact route and of each estimator on untrained DCGANs with latent n."""
+    from gandensity.workflows.models import DCGANConfig, untrained_generator
+
+    labels = {"cheb eps=0.1": {"method": "chebyshev", "eps": 0.1}, "slq": {"method": "lanczos"},
+              "hutch++": {"method": "hutchpp"}}
+    print(f"\n== time ratio to the exact route: untrained DCGAN (3x32x32, width 48), {batch} latents, "
+          f"budget {budget} matvecs ==")
+    print(f"{'n':>6} {'exact s/sample':>15} " + " ".join(f"{k + ' / exact':>20}" for k in labels))
+    # width 48: J has full rank up to n ~ 1500 (the first layer's 64 x 48 units, about half active after the ReLU)
+    for row in route_times(lambda n: untrained_generator(DCGANConfig(latent_dim=n, channels=3, width=48), seed=seed)
+                           .requires_grad_(False), sizes, labels, budget, batch_size=batch, seed=seed):
+        print(f"{row.latent_dim:>6} {row.exact_seconds:15.3f} "
+              + " ".join(f"{row.seconds[k] / row.exact_seconds:20.2f}" for k in labels), flush=True)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -175,12 +193,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--budgets", type=int, nargs="+", default=[220, 1000, 4000])
     p.add_argument("--seeds", type=int, default=10, help="independent probe draws per configuration")
     p.add_argument("--spectra", nargs="+", default=["log-uniform", "dcgan"], choices=["log-uniform", "dcgan"])
-    p.add_argument("--dcgan", default="auto", help="'auto' (longest-trained cached DCGAN), 'none' or a path")
+    p.add_argument("--dcgan", default="auto", help="'auto' (the cached MNIST DCGAN, if any), 'none' or a path")
+    p.add_argument("--route-sizes", type=int, nargs="*", default=[100, 1024],
+                   help="latent dimensions of the exact-vs-stochastic timing (none: skip it)")
+    p.add_argument("--route-budget", type=int, default=1000)
+    p.add_argument("--route-batch", type=int, default=2)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    if min(args.sizes + args.budgets + [args.seeds, args.threads]) < 1:
-        p.error("--sizes, --budgets, --seeds and --threads must be positive")
+    if min(args.sizes + args.budgets + args.route_sizes + [args.seeds, args.threads, args.route_budget,
+                                                           args.route_batch]) < 1:
+        p.error("sizes, budgets, seeds, threads and the route settings must be positive")
     return args
 
 
@@ -193,26 +216,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("columns: rel err = |est - exact| / |exact| (mean over seeds), sd = its sd, bias = mean signed error "
           "/ |exact|;\n  t/slogdet = estimator time / dense slogdet time (per matrix); mv/n = matvecs / n "
           "(cost vs forming an implicit M from n products)")
-    spectra: list[tuple[str, Callable[[int], torch.Tensor]]] = []
+    cases: list[tuple[str, Callable[[int], torch.Tensor]]] = []
     if "log-uniform" in args.spectra:
-        spectra.append(("log-uniform 1e-3..1e2", lambda n: log_uniform(n, args.seed)))
+        cases.append(("log-uniform 1e-3..1e2", lambda n: haar_spd(log_uniform(n, args.seed), 1, args.seed)[0]))
     if "dcgan" in args.spectra:
-        found = dcgan_spectrum(args.dcgan)
+        found = dcgan_metric(args.dcgan)
         if found is None:
-            print("dcgan spectrum: no trained DCGAN in the cache (pass --dcgan PATH); skipped")
+            print("dcgan metric: no trained MNIST DCGAN in the cache (run chapter A1 or B1 first, or pass "
+                  "--dcgan PATH); skipped")
         else:
-            lam, desc = found
-            print(f"dcgan spectrum from {desc}")
-            spectra.append(("dcgan", lambda n: stretch(lam, n)))
-            dcgan_n = lam.numel()
+            M, desc = found
+            print(f"dcgan metric from {desc}")
+            lam = torch.linalg.eigvalsh(M)
+            cases.append(("dcgan", lambda n: M if n == M.shape[0] else haar_spd(stretch(lam, n), 1, args.seed)[0]))
+            dcgan_n = M.shape[0]
     start = time.perf_counter()
-    for name, make in spectra:
+    for name, make in cases:
         for n in args.sizes:
             if name == "dcgan":
-                label = "dcgan (its spectrum)" if n == dcgan_n else f"dcgan (spectrum stretched from n={dcgan_n})"
+                label = "dcgan metric (itself)" if n == dcgan_n else f"dcgan (spectrum stretched from n={dcgan_n})"
             else:
                 label = name
             run_case(label, make(n), args.budgets, args.seeds, args.seed)
+    if args.route_sizes:
+        run_routes(args.route_sizes, args.route_budget, args.route_batch, args.seed)
     print(f"\ntotal wall time {time.perf_counter() - start:.0f}s")
 
 

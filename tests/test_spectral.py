@@ -13,10 +13,12 @@ import pytest
 import torch
 from torch import nn
 
-from gandensity.numerics.spectral import metric_matvec, stochastic_logdet
+from gandensity.numerics.hutchpp import hutchpp_logdet
+from gandensity.numerics.lanczos import slq_logdet
+from gandensity.numerics.spectral import hutchpp_split, metric_matvec, stochastic_logdet
 from gandensity.numerics.spectral import chebyshev_coefficients, exact_metric, polynomial_logdet, power_method
 from gandensity.numerics.operators import dense_matvec
-from gandensity.numerics.validation import logdet_route_costs, metric_logdet
+from gandensity.numerics.validation import logdet_metric, logdet_route_costs
 from gandensity.numerics.validation import spd_with_spectrum as spd
 
 pytestmark = pytest.mark.usefixtures("float64")  # tests/conftest.py
@@ -93,8 +95,10 @@ def test_taylor_series_converges_on_a_well_conditioned_diagonal():
     assert all(e > exact for e in est)  # every term of -sum x^i / i is negative: the truncation overestimates
 
 
-# Taylor needs an order of the condition number (here 20 * g / 0.5 = 48) where Chebyshev needs its square root.
-@pytest.mark.parametrize("method,order,tolerance", [("chebyshev", 40, 0.03), ("taylor", 200, 0.03)])
+# Taylor needs an order of the condition number (here 20 * g / 0.5 = 48) where Chebyshev needs its square root;
+# Lanczos quadrature with 20 steps is exact to ~1e-6 on this spectrum, so only Hutchinson's noise is left (~1.3%).
+@pytest.mark.parametrize("method,order,tolerance", [("chebyshev", 40, 0.03), ("taylor", 200, 0.03),
+                                                    ("lanczos", 20, 0.03), ("hutchpp", 20, 0.03)])
 def test_dense_spd_matrices_within_stated_relative_error(method, order, tolerance):
     n, B = 40, 6
     lam = torch.exp(torch.linspace(math.log(0.5), math.log(20.0), n)).expand(B, n)
@@ -104,6 +108,61 @@ def test_dense_spd_matrices_within_stated_relative_error(method, order, toleranc
                             seed=2)
     rel = ((est - exact) / exact.abs()).abs().max().item()
     assert rel < tolerance, f"{method}: max relative error {rel:.3g}"
+
+
+def test_quadrature_methods_are_slq_and_hutchpp_with_the_same_seed():
+    A = spd(torch.rand(3, 12, generator=torch.Generator().manual_seed(4)) + 0.1)
+    est = stochastic_logdet(dense_matvec(A), 12, method="lanczos", order=6, probes=9, seed=5)
+    torch.testing.assert_close(est, slq_logdet(dense_matvec(A), 12, steps=6, probes=9, seed=5).logdet,
+                               rtol=0, atol=0)
+    k, p = hutchpp_split(20, 12)
+    assert (k, p) == (3, 14)  # a third of the vectors to the sketch [S, M S], two thirds to the probes
+    est = stochastic_logdet(dense_matvec(A), 12, method="hutchpp", order=6, probes=20, seed=5)
+    torch.testing.assert_close(est, hutchpp_logdet(dense_matvec(A), 12, sketch=k, sketch_steps=2, steps=6,
+                                                   probes=p, seed=5).logdet, rtol=0, atol=0)
+    assert hutchpp_split(20, 12, sketch=9) == (6, 8)  # k capped at n / 2
+    # lambda_max comes from the power method on request (the quadrature methods do not need it)
+    gapped = spd(torch.cat([torch.linspace(0.1, 1.0, 11), torch.tensor([3.0])])[None], seed=6)
+    est, lam = stochastic_logdet(dense_matvec(gapped), 12, method="lanczos", power_iters=100, seed=5,
+                                 return_lambda_max=True)
+    torch.testing.assert_close(lam, torch.tensor([3.0]), rtol=1e-10, atol=0)
+
+
+def test_lanczos_is_right_where_chebyshev_at_the_papers_eps_is_biased():
+    # log-uniform 1e-3..1e2 (condition 1e5, like a trained DCGAN's metric), the paper's eps = 0.1: most eigenvalues lie
+    # below eps and the polynomial is extrapolated there; Lanczos needs no interval. Equal budgets: 21 + 20 * 49 = 1001
+    # and 40 * 25 = 1000 matvecs; 5 matrices, the same probes' noise scale.
+    u = torch.rand(5, 60, generator=torch.Generator().manual_seed(6))
+    lam = torch.exp(math.log(1e-3) + u * math.log(1e5))
+    A, exact = spd(lam, seed=7), lam.log().sum(-1)
+    # (no warning: eigenvalues below eps are invisible to the power method and to the probes' quadratic forms)
+    cheb = stochastic_logdet(dense_matvec(A), 60, order=20, probes=49, eps=0.1, seed=1)
+    slq = stochastic_logdet(dense_matvec(A), 60, method="lanczos", order=40, probes=25, seed=1)
+    rel_cheb = ((cheb - exact) / exact.abs()).abs()
+    rel_slq = ((slq - exact) / exact.abs()).abs()
+    # measured: Chebyshev 0.6-1.4 (bias), Lanczos 0.06-0.14 (mostly Hutchinson's noise, ~0.11 expected at p = 25)
+    assert rel_cheb.min() > 0.4 and rel_slq.max() < 0.25 and rel_cheb.mean() > 5 * rel_slq.mean()
+
+
+def matrix_family(n: int = 8, seed: int = 3):
+    """A (1, n, n) SPD matrix with spectrum 0.5..5 as a leaf tensor, and autograd's d log det / dA = A^{-T}."""
+    A = spd(torch.linspace(0.5, 5.0, n)[None], seed=seed).clone().requires_grad_()
+    return A, torch.autograd.grad(torch.linalg.slogdet(A)[1].sum(), A)[0]
+
+
+@pytest.mark.parametrize("method,settings", [("chebyshev", dict(order=30, eps=0.4)), ("taylor", dict(order=120)),
+                                             ("lanczos", dict(order=8)), ("hutchpp", dict(order=8, sketch=1))])
+def test_matrix_entry_gradients_match_autograd_through_slogdet(method, settings):
+    A, ref = matrix_family()
+    est = stochastic_logdet(dense_matvec(A), 8, method=method, probes=3000, power_iters=100, seed=2, **settings)
+    got = torch.autograd.grad(est.sum(), A)[0]
+    cos = (got * ref).sum() / (got.norm() * ref.norm())
+    rel = ((got - ref).norm() / ref.norm()).item()
+    # Hutchinson noise of the matrix gradient at p = 3000 is ~sqrt(n / p) ~ 5% relative.
+    assert cos > 0.99 and rel < 0.12, f"{method}: cosine {cos:.4f}, relative error {rel:.3f}"
+    few = stochastic_logdet(dense_matvec(A), 8, method=method, probes=3, power_iters=100, seed=2, **settings)
+    rel_few = ((torch.autograd.grad(few.sum(), A)[0] - ref).norm() / ref.norm()).item()
+    assert rel_few > 2 * rel  # more probes, less noise: the comparison above is not vacuous
 
 
 def test_power_method_finds_lambda_max():
@@ -136,6 +195,35 @@ def small_generator() -> SmallGenerator:
     return SmallGenerator().double()
 
 
+@pytest.mark.parametrize("method", ["chebyshev", "taylor", "lanczos", "hutchpp"])
+def test_probe_chunks_give_the_unchunked_estimate_and_bound_each_call(method):
+    # Issue 13: probes go through vmap probe_chunk at a time. Values and gradients equal the one-call result up to
+    # rounding, and the number of matvec calls shows the chunking (each vmapped call traces matvec once).
+    G = small_generator()
+    z = torch.randn(3, 4, generator=torch.Generator().manual_seed(1)).requires_grad_()
+    weight = G.net[0].weight
+    results = {}
+    for chunk in (1, 3, None):
+        mv = metric_matvec(G, z)
+        calls = []
+
+        def counted(v: torch.Tensor, mv=mv, calls=calls) -> torch.Tensor:
+            calls.append(1)
+            return mv(v)
+
+        est = stochastic_logdet(counted, 4, method=method, order=3, probes=7, power_iters=5, eps=1e-3, seed=4,
+                                batch_size=3, dtype=torch.float64, probe_chunk=chunk)
+        results[chunk] = (est.detach(), *torch.autograd.grad(est.sum(), [z, weight]), len(calls))
+    for chunk in (1, 3):
+        for got, want in zip(results[chunk][:3], results[None][:3]):
+            torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    if method in ("chebyshev", "taylor"):  # t + 1 power-method calls, then the order's products of 7 probes
+        for chunk, per_product in ((1, 7), (3, 3), (None, 1)):
+            assert results[chunk][3] == 5 + 1 + 3 * per_product
+    else:
+        assert results[1][3] > results[3][3] > results[None][3]
+
+
 def test_metric_matvec_matches_the_dense_metric():
     G = small_generator()
     z = torch.randn(5, 4, generator=torch.Generator().manual_seed(1))
@@ -158,18 +246,22 @@ def exact_logdet_sum(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
     return torch.linalg.slogdet(J.transpose(1, 2) @ J)[1].sum()
 
 
-def test_spectral_backprop_matches_autograd_through_the_exact_logdet():
-    # Paper 001, Eq. 3: the estimator's gradient, for parameters and for z.
+@pytest.mark.parametrize("method,order,probes", [("chebyshev", 40, 2000), ("taylor", 150, 400),
+                                                  ("lanczos", 4, 1000), ("hutchpp", 4, 1000)])
+def test_spectral_backprop_matches_autograd_through_the_exact_logdet(method, order, probes):
+    # Paper 001, Eq. 3: the estimator's gradient, for parameters and for z; for the quadrature methods the
+    # conjugate-gradient estimate (Gram vectors M^{-1} J^T xi, the default for a generator's metric).
     G = small_generator()
     z = torch.randn(4, 4, generator=torch.Generator().manual_seed(1)).requires_grad_()
     weight = G.net[0].weight
     gz_exact, gw_exact = torch.autograd.grad(exact_logdet_sum(G, z), [z, weight])
     lam_min = torch.linalg.eigvalsh(exact_metric(G, z.detach()))[:, 0].min().item()
-    est = stochastic_logdet(metric_matvec(G, z), 4, order=40, probes=2000, eps=0.5 * lam_min, seed=0)
+    est = stochastic_logdet(metric_matvec(G, z), 4, method=method, order=order, probes=probes, eps=0.5 * lam_min,
+                            power_iters=50, seed=0)
     gz, gw = torch.autograd.grad(est.sum(), [z, weight])
     for name, ours, ref in (("z", gz, gz_exact), ("weight", gw, gw_exact)):
         rel = ((ours - ref).norm() / ref.norm()).item()
-        assert rel < 0.1, f"gradient wrt {name}: relative error {rel:.3g}"
+        assert rel < 0.1, f"{method}: gradient wrt {name}: relative error {rel:.3g}"
 
 
 def test_lambda_max_is_differentiable_like_the_top_eigenvalue():
@@ -201,8 +293,12 @@ def test_batch_size_is_inferred_from_a_broadcasting_matvec():
 def test_bad_inputs_are_clear_errors():
     A = spd(torch.tensor([[1.0, 2.0, 3.0]]))
     mv = dense_matvec(A)
-    with pytest.raises(ValueError, match="unknown method 'lanczos'"):
-        stochastic_logdet(mv, 3, method="lanczos")
+    with pytest.raises(ValueError, match="unknown method 'slq'"):
+        stochastic_logdet(mv, 3, method="slq")
+    with pytest.raises(ValueError, match="probe_chunk must be a positive int"):
+        stochastic_logdet(mv, 3, probe_chunk=0)
+    with pytest.raises(ValueError, match="sketch is a setting of method='hutchpp' only"):
+        stochastic_logdet(mv, 3, sketch=2)
     with pytest.raises(ValueError, match="order must be an integer >= 1"):
         stochastic_logdet(mv, 3, order=0)
     with pytest.raises(ValueError, match="g must be >= 1"):
@@ -228,6 +324,6 @@ def test_spd_with_spectrum_has_that_spectrum():
 def test_route_costs_agree_with_each_other():
     G = small_generator()
     rows = logdet_route_costs(lambda n: G, [4], batch_size=3, order=40, probes=500, eps=1e-3)
-    exact = metric_logdet(G, torch.randn(3, 4, generator=torch.Generator().manual_seed(0)))
+    exact = logdet_metric(G, torch.randn(3, 4, generator=torch.Generator().manual_seed(0)))
     assert rows[0].latent_dim == 4 and rows[0].matvecs == 20 + 1 + 40 * 500
     assert rows[0].median_abs_error < 0.2 and rows[0].exact_seconds > 0 and torch.isfinite(exact).all()

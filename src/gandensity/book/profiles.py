@@ -165,6 +165,24 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {**SHARED["mnist_dcgan"]["paper"], **CELEBA_64, "base": (64, 64), "num_trials": 12, "step": 0.65,
                   "directions": 7, "grid_trials": 6, "random_draws": 256},
     },
+    # Beyond paper 001 (issue 14): the log-det estimators side by side at equal budgets of matrix-vector products, on
+    # controlled spectra (``matrix_dim``), on the metric of A1's MNIST DCGAN (shared through the cache) at
+    # ``num_latents`` latents with ``seeds`` independent probe draws each, gradients at ``gradient_budget`` on
+    # ``gradient_latents`` latents, and the time of both routes on untrained DCGANs of latent dimensions ``time_dims``
+    # (``time_width`` such that J has full rank at the largest n: the first layer's 64 x width units, about half of
+    # them active after the ReLU, must outnumber n).
+    "b5_which_estimator": {
+        "smoke": {**SHARED["mnist_dcgan"]["smoke"], "matrix_dim": 30, "num_latents": 2, "seeds": 3,
+                  "budgets": [60, 220], "gradient_latents": 2, "gradient_budget": 220, "time_dims": [8, 32],
+                  "time_width": 8, "time_batch": 1, "time_budget": 100},
+        "cpu": {**SHARED["mnist_dcgan"]["cpu"], "matrix_dim": 100, "num_latents": 6, "seeds": 10,
+                "budgets": [100, 220, 500, 1000, 2000, 4000], "gradient_latents": 4, "gradient_budget": 1000,
+                "time_dims": [64, 256, 1024], "time_width": 48, "time_batch": 2, "time_budget": 1000},
+        "paper": {**SHARED["mnist_dcgan"]["paper"], "matrix_dim": 400, "num_latents": 16, "seeds": 10,
+                  "budgets": [100, 220, 500, 1000, 2000, 4000, 16000], "gradient_latents": 8,
+                  "gradient_budget": 1000, "time_dims": [64, 256, 1024, 2048], "time_width": 96, "time_batch": 4,
+                  "time_budget": 1000},
+    },
     # Paper 002 section 3: GAN inversion (appendix B.2) of generated, training, test and OOD images under the MNIST
     # DCGAN of chapter A1; per-class DCGANs (narrower, trained on one digit each) for generative classification. At
     # cpu the per-class GANs see 400 digits each: batch 32 and Adam lr 1e-3 (5x the DCGAN default) train them in

@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import torch
 
-from gandensity.numerics.lanczos import (Apply, Matvec, QuadratureLogdet, attach_logdet_gradient, batched, check_int,
-                                         default_cg, gauss_quadrature, lanczos, rademacher, resolve, wants_gradient)
+from gandensity.numerics.lanczos import (PROBE_CHUNK, Apply, Matvec, QuadratureLogdet, attach_gram_gradient,
+                                         attach_logdet_gradient, batched, check_chunk, check_int, default_cg,
+                                         depends_on_grad, gauss_quadrature, gradient_route, lanczos, rademacher,
+                                         resolve, wants_gradient)
 
 __all__ = ["hutchpp_logdet", "krylov_sketch"]
 
@@ -86,7 +88,9 @@ def krylov_sketch(apply: Apply, start: torch.Tensor, blocks: int, *, tol: float
 def hutchpp_logdet(matvec: Matvec, dim: int, *, sketch: int = 10, sketch_steps: int = 2, steps: int = 10,
                    probes: int = 10, batch_size: int | None = None, seed: int | None = None, vectorize: bool = True,
                    dtype: torch.dtype | None = None, device: torch.device | str | None = None,
-                   cg_tol: float | None = None, cg_max_iter: int | None = None) -> QuadratureLogdet:
+                   cg_tol: float | None = None, cg_max_iter: int | None = None,
+                   probe_chunk: int | None = PROBE_CHUNK, gradient: str = "auto",
+                   gradient_probes: int | None = None) -> QuadratureLogdet:
     """Estimate log det M for B SPD matrices: exact-trace part on a Krylov sketch plus Hutchinson on the rest.
 
     Args:
@@ -97,30 +101,41 @@ def hutchpp_logdet(matvec: Matvec, dim: int, *, sketch: int = 10, sketch_steps: 
         sketch_steps: s, Krylov blocks of the sketch: Q spans [S, M S, ..., M^{s-1} S] (K = k s columns).
         steps: m, Lanczos steps per quadratic form (capped at n).
         probes: p, Rademacher probes of the deflated part.
-        batch_size, seed, vectorize, dtype, device, cg_tol, cg_max_iter: as in
-            :func:`gandensity.numerics.lanczos.slq_logdet` (the seed draws the sketch, then the probes).
+        batch_size, seed, vectorize, dtype, device, cg_tol, cg_max_iter, probe_chunk, gradient: as in
+            :func:`gandensity.numerics.lanczos.slq_logdet` (the seed draws the sketch, then the probes, then the
+            ``"gram"`` gradient's vectors).
+        gradient_probes: q of the ``"gram"`` gradient (default k s + p, the estimate's vector count). That gradient
+            does not use the sketch: the sketch captures the top of the spectrum, while the noise of
+            tr(M^{-1} dM) comes from the bottom.
 
     Returns:
         :class:`gandensity.numerics.lanczos.QuadratureLogdet`: logdet (B,); per_probe (B, p) = the sketch's
         exact-trace part plus each probe's deflated estimate (their mean is logdet, their spread its error);
-        matvecs = (k s + p) m. Differentiable as in ``slq_logdet``: the backward solves M u = v for the K sketch
-        columns and p deflated probes (up to cg_max_iter (K + p) matvecs).
+        matvecs = (k s + p) m. Differentiable as in ``slq_logdet``; with ``"hutchinson"``, by the same identity
+        applied to tr(M^{-1} dM): the backward solves M u = v for the K sketch columns and p deflated probes (up to
+        cg_max_iter (K + p) matvecs).
     """
     check_int(dim=dim, sketch=sketch, sketch_steps=sketch_steps, steps=steps, probes=probes)
+    if gradient_probes is not None:
+        check_int(gradient_probes=gradient_probes)
+    check_chunk(probe_chunk)
     if sketch > dim:
         raise ValueError(f"sketch must be <= dim (at most n independent columns), got sketch={sketch}, dim={dim}")
     B, dtype, device = resolve(matvec, dim, batch_size, dtype, device)
     cg_tol, cg_max_iter = default_cg(dim, dtype, cg_tol, cg_max_iter)
-    apply = batched(matvec, vectorize)
+    apply = batched(matvec, vectorize, probe_chunk)
     rng = torch.Generator().manual_seed(seed) if seed is not None else None
     S = torch.randn((sketch, B, dim), generator=rng).to(dtype=dtype, device=device)
     G = rademacher((probes, B, dim), dtype, device, rng)
     tol = 100 * dim ** 0.5 * torch.finfo(dtype).eps
 
-    Q, MQ = krylov_sketch(apply, S, sketch_steps, tol=tol)  # (K, B, n)
-    with torch.no_grad():
-        V = _project_out(G, Q)  # P g
-    MV = apply(V)
+    route = gradient_route(matvec, gradient)
+    record = torch.enable_grad() if route == "hutchinson" and torch.is_grad_enabled() else torch.no_grad()
+    with record:  # the Hutchinson gradient's recorded products: the sketch's and the deflated probes'
+        Q, MQ = krylov_sketch(apply, S, sketch_steps, tol=tol)  # (K, B, n)
+        with torch.no_grad():
+            V = _project_out(G, Q)  # P g
+        MV = apply(V)
     with torch.no_grad():
         K = Q.shape[0]
         lz = lanczos(apply, torch.cat([Q, V]), steps, first_product=torch.cat([MQ, MV]).detach())
@@ -129,8 +144,12 @@ def hutchpp_logdet(matvec: Matvec, dim: int, *, sketch: int = 10, sketch_steps: 
         per_probe = (exact_part[None] + deflated).T.to(dtype)  # (B, p)
     value = per_probe.mean(-1)
     products = torch.cat([MQ, MV])
-    if wants_gradient(products):
+    if route == "hutchinson" and wants_gradient(products):
         weights = torch.cat([torch.ones(K, dtype=dtype), torch.full((probes,), 1.0 / probes, dtype=dtype)])
         value = attach_logdet_gradient(value, torch.cat([Q, V]).detach(), products, weights, apply,
                                        cg_tol=cg_tol, cg_max_iter=cg_max_iter)
+    elif route == "gram" and torch.is_grad_enabled() and depends_on_grad(apply, G):
+        q = K + probes if gradient_probes is None else gradient_probes
+        check_int(gradient_probes=q)
+        value = attach_gram_gradient(value, matvec, apply, q, rng, cg_tol=cg_tol, cg_max_iter=cg_max_iter)
     return QuadratureLogdet(value, per_probe, (K + probes) * lz.steps)

@@ -33,6 +33,14 @@ class DenseMatvec:
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         return torch.einsum("bij,bj->bi", self.matrices, v)
 
+    def many(self, V: torch.Tensor) -> torch.Tensor:
+        """(N, B, n) -> (N, B, n): N sets of vectors at once, as ``torch.func.vmap(self)(V)`` but one batched product.
+
+        The estimators use it in place of vmap when present: vmap of the per-set product expands the matrices once
+        per set (about 75x slower for 88 sets of 40 matrices 100 x 100, measured), one einsum does not.
+        """
+        return torch.einsum("bij,nbj->nbi", self.matrices, V)
+
 
 def dense_matvec(matrices: torch.Tensor) -> DenseMatvec:
     """The matvec of B dense matrices (B, n, n); see :class:`DenseMatvec`."""

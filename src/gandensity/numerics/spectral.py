@@ -13,6 +13,12 @@ go through ``matvec`` together. The estimate is differentiable with respect to w
 
 Eigenvalues below eps bias the Chebyshev estimate upwards (log is approximated on [eps, nu] only); the
 Taylor series converges slowly when lambda_min / nu is small. Both are shown in chapter B1.
+
+``method="lanczos"`` and ``method="hutchpp"`` replace the polynomial by Gauss quadrature from m Lanczos steps per
+probe (stochastic Lanczos quadrature, Ubaru, Chen & Saad 2017; :mod:`gandensity.numerics.lanczos`), without and
+with a deflated Krylov sketch (Hutch++, Meyer et al. 2021; :mod:`gandensity.numerics.hutchpp`). They need no
+interval [eps, nu] and no power method, and their gradient is a conjugate-gradient estimate of tr(M^{-1} dM) with
+the same probes, not backpropagation through the recursion. Chapter B5 compares the four at equal budgets.
 """
 
 from __future__ import annotations
@@ -22,17 +28,22 @@ import warnings
 from typing import Callable, Literal, NamedTuple
 
 import torch
-from torch import nn
+
+from gandensity.numerics._checks import check_generator
+from gandensity.numerics.hutchpp import hutchpp_logdet
+from gandensity.numerics.lanczos import PROBE_CHUNK, check_chunk, probe_map, slq_logdet
+from gandensity.numerics.operators import dense_matvec
 
 __all__ = ["Matvec", "MetricMatvec", "LogdetEstimate", "metric_matvec", "power_method",
            "chebyshev_coefficients", "polynomial_logdet", "stochastic_logdet", "exact_metric",
            "likelihood_error", "log_uniform_spectra", "SpectrumErrors", "spectrum_errors", "metric_eigenvalues",
            "power_bound_ratio", "estimator_errors", "sweep_errors", "polynomial_bias", "GradientAgreement",
-           "gradient_agreement"]
+           "gradient_agreement", "hutchpp_split"]
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
-Method = Literal["chebyshev", "taylor"]
-METHODS = ("chebyshev", "taylor")
+Method = Literal["chebyshev", "taylor", "lanczos", "hutchpp"]
+METHODS = ("chebyshev", "taylor", "lanczos", "hutchpp")
+POLYNOMIAL_METHODS = ("chebyshev", "taylor")  # need the interval [eps, g lambda_max]; the others do not
 
 
 class LogdetEstimate(NamedTuple):
@@ -56,20 +67,22 @@ class MetricMatvec:
     both batched over the B samples; :func:`stochastic_logdet` additionally vmaps it over probes.
 
     The result is differentiable with respect to ``z`` and the generator's parameters under ordinary autograd.
+
+    :meth:`sample_gram` draws J^T xi with Gaussian xi in output space: vectors with covariance M, which the
+    quadrature estimators use for a low-variance gradient of log det M (:func:`gandensity.numerics.lanczos.slq_logdet`,
+    ``gradient="gram"``).
     """
 
     def __init__(self, generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> None:
         if not isinstance(z, torch.Tensor) or z.ndim != 2 or not z.is_floating_point():
             raise ValueError(f"z must be a floating-point tensor of shape (B, n), got "
                              f"{type(z).__name__} {tuple(getattr(z, 'shape', ()))}")
-        if isinstance(generator, nn.Module) and any(
-                isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in generator.modules()):
-            raise ValueError("the generator is in training mode and has batch-norm layers, so its output for one z "
-                             "depends on the rest of the batch; call generator.eval() first")
+        check_generator(generator)  # callable, no batch norm or dropout in training mode
         self.generator, self.z = generator, z
         self.batch_size, self.dim = z.shape
         self.dtype, self.device = z.dtype, z.device
-        _, self._vjp = torch.func.vjp(generator, z)
+        out, self._vjp = torch.func.vjp(generator, z)
+        self.output_shape = tuple(out.shape[1:])
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         if v.shape != (self.batch_size, self.dim):
@@ -79,6 +92,16 @@ class MetricMatvec:
             warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
             _, jv = torch.func.jvp(self.generator, (self.z,), (v,))
         return self._vjp(jv)[0]
+
+    def sample_gram(self, count: int, rng: torch.Generator | None = None) -> torch.Tensor:
+        """(count, B, n) vectors J^T xi, xi ~ N(0, I) in output space (drawn on the CPU from ``rng``), without graph.
+
+        Their covariance is J^T J = M, so w = M^{-1} J^T xi has covariance M^{-1}: E[w^T dM w] = tr(M^{-1} dM).
+        """
+        xi = torch.randn((count, self.batch_size, *self.output_shape), generator=rng)
+        xi = xi.to(dtype=self.dtype, device=self.device)
+        with torch.no_grad():
+            return torch.stack([self._vjp(x)[0] for x in xi]).detach()
 
 
 def metric_matvec(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> MetricMatvec:
@@ -252,36 +275,80 @@ def _spectrum_problems(lam: torch.Tensor, quad: torch.Tensor | None, n: int, nu:
     return problems
 
 
+def hutchpp_split(probes: int, dim: int, sketch: int | None = None) -> tuple[int, int]:
+    """How ``stochastic_logdet(method="hutchpp")`` spends ``probes`` vectors: (sketch columns k, probes p').
+
+    The Krylov sketch [S, M S] of k Gaussian columns gives 2k deflation directions and p' Rademacher probes cover
+    the rest, each of the 2k + p' vectors then running the same m Lanczos steps, so the cost is (2k + p') m matvecs,
+    about ``probes`` m like SLQ's. By default k = max(1, probes // 6): a third of the vectors go to the sketch,
+    two thirds to Hutchinson. Meyer et al. (2021) spend two thirds on the sketch, which is right when a few large
+    eigenvalues carry the trace; the log of a generator's metric spreads it over the whole spectrum (most
+    |log lambda| come from the many small eigenvalues, which a sketch of the top does not find). At ~1,000 matvecs
+    neither split was consistently better on log-uniform and DCGAN-like spectra (benchmarks/
+    bench_logdet_estimators.py, rows "hutch++" and "hutch++ 2/3"), and on a flat spectrum, with no top to deflate,
+    the sketch only costs probes (chapter B5: Hutch++ errs more than SLQ on log-uniform [2, 20]). k is capped at
+    n / 2; p' = max(1, probes - 2k).
+    """
+    if sketch is None:
+        sketch = max(1, probes // 6)
+    if isinstance(sketch, bool) or not isinstance(sketch, int) or sketch < 1:
+        raise ValueError(f"sketch must be a positive int (Gaussian sketch columns) or None, got {sketch!r}")
+    sketch = min(sketch, max(1, dim // 2))
+    return sketch, max(1, probes - 2 * sketch)
+
+
 def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int = 20, power_iters: int = 20,
                       g: float = 1.2, eps: float = 0.1, method: Method = "chebyshev",
                       batch_size: int | None = None, seed: int | None = None, vectorize: bool = True,
                       dtype: torch.dtype | None = None, device: torch.device | str | None = None,
                       return_lambda_max: bool = False,
-                      on_bad_spectrum: Literal["warn", "raise"] = "warn") -> torch.Tensor | LogdetEstimate:
+                      on_bad_spectrum: Literal["warn", "raise"] = "warn", probe_chunk: int | None = PROBE_CHUNK,
+                      sketch: int | None = None, cg_tol: float | None = None, cg_max_iter: int | None = None,
+                      gradient: Literal["auto", "hutchinson", "gram"] = "auto",
+                      gradient_probes: int | None = None) -> torch.Tensor | LogdetEstimate:
     """Estimate log det A for B symmetric positive-definite matrices given only products A v.
 
     Args:
         matvec: maps V of shape (B, dim) to (B, dim), row b multiplied by the b-th matrix (e.g.
             :func:`metric_matvec`). May close over tensors that require grad.
         dim: n, the side of each matrix.
-        order: m, the polynomial order (m matvecs per probe).
-        probes: p, the number of Rademacher probe vectors per matrix.
-        power_iters: t, the number of power iterations for lambda_max.
-        g: safety factor >= 1: the spectrum is assumed to lie in [eps, g * lambda_max].
+        order: m: the polynomial order (``"chebyshev"``, ``"taylor"``) or the number of Lanczos steps per probe
+            (``"lanczos"``, ``"hutchpp"``; capped at n); m matvecs per probe either way.
+        probes: p, the number of probe vectors per matrix (``"hutchpp"``: sketch columns and probes together,
+            see :func:`hutchpp_split`).
+        power_iters: t, the number of power iterations for lambda_max (the quadrature methods run it only for
+            ``return_lambda_max``).
+        g: safety factor >= 1: the spectrum is assumed to lie in [eps, g * lambda_max] (polynomials only).
         eps: the assumed lower bound of the spectrum (Chebyshev only); eigenvalues below it bias the estimate.
-        method: ``"chebyshev"`` (paper 001's Algorithm 1) or ``"taylor"`` (log(1 - x) series of I - A/nu).
+        method: ``"chebyshev"`` (paper 001's Algorithm 1), ``"taylor"`` (log(1 - x) series of I - A/nu),
+            ``"lanczos"`` (stochastic Lanczos quadrature, :func:`gandensity.numerics.lanczos.slq_logdet`) or
+            ``"hutchpp"`` (SLQ on a deflated Krylov sketch plus probes of the rest,
+            :func:`gandensity.numerics.hutchpp.hutchpp_logdet`). The quadrature methods adapt to the spectrum (no
+            eps, g); their bias is that of an m-point Gauss rule, which falls with m (m of 30-50 for the
+            condition numbers ~1e5 of trained generators' metrics, chapter B5).
         batch_size: B; read from ``matvec.batch_size`` or inferred from ``matvec`` on a (1, dim) input if omitted.
         seed: seeds the probes and the power method's start (drawn on the CPU, so equal on every device).
-        vectorize: push all p probes through one ``torch.func.vmap``-ed call of ``matvec`` (fast); ``False``
-            loops over probes, for matvecs that vmap cannot trace.
+        vectorize: push the probes through ``torch.func.vmap``-ed calls of ``matvec`` (fast); ``False`` loops over
+            probes, for matvecs that vmap cannot trace.
         dtype, device: of the probe vectors; read from ``matvec.dtype``/``.device`` if present, else the default
             dtype and the CPU.
         return_lambda_max: return :class:`LogdetEstimate` (logdet, lambda_max) instead of the (B,) tensor.
-        on_bad_spectrum: what to do when the evidence says the spectrum is outside [eps, g * lambda_max]: a
-            lambda_max estimate that is not positive or is negligible (below the dtype's smallest normal number),
-            eps >= lambda_max (Chebyshev), a probe quadratic form v^T A v that is not positive, or a probe
-            Rayleigh quotient above g * lambda_max. ``"warn"`` (``RuntimeWarning``) or ``"raise"``
-            (``ValueError``); the estimate is biased in all these cases.
+        on_bad_spectrum: what to do when the evidence says the spectrum is outside [eps, g * lambda_max] (the
+            polynomial methods): a lambda_max estimate that is not positive or is negligible (below the dtype's
+            smallest normal number), eps >= lambda_max (Chebyshev), a probe quadratic form v^T A v that is not
+            positive, or a probe Rayleigh quotient above g * lambda_max. ``"warn"`` (``RuntimeWarning``) or
+            ``"raise"`` (``ValueError``); the estimate is biased in all these cases. The quadrature methods always
+            raise when A is not positive definite (a Ritz value <= 0): log det is undefined there.
+        probe_chunk: at most this many probes per vmapped ``matvec`` call (default 32; None: all at once). One call
+            holds the activations of all its probes times B, so the chunk bounds memory whatever p is; the estimate
+            is that of one call up to floating-point rounding.
+        sketch: ``"hutchpp"`` only: Gaussian sketch columns k (default: :func:`hutchpp_split`).
+        cg_tol, cg_max_iter: the quadrature methods' gradient only: conjugate gradients solve A u = v per probe to
+            relative residual cg_tol (default sqrt(eps of dtype)) within cg_max_iter iterations (default 2n).
+        gradient, gradient_probes: the quadrature methods' gradient estimator: ``"gram"`` (q = gradient_probes
+            vectors M^{-1} J^T xi, for a metric A = J^T J from :func:`metric_matvec`: low variance),
+            ``"hutchinson"`` (the estimate's own probes, any matvec: unbiased but very noisy on ill-conditioned A)
+            or ``"auto"`` (``"gram"`` where possible); see :mod:`gandensity.numerics.lanczos`.
 
     Raises:
         ValueError: a setting out of range or not finite, a matvec of the wrong shape or that fails on the
@@ -289,8 +356,14 @@ def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int 
             ``on_bad_spectrum="raise"``) a spectrum outside [eps, g * lambda_max].
 
     Returns:
-        (B,) tensor of log-determinant estimates (or :class:`LogdetEstimate`). Its gradient is the spectral
-        backpropagation estimate: the scale nu is held fixed, since log det A does not depend on it.
+        (B,) tensor of log-determinant estimates (or :class:`LogdetEstimate`). Its gradient: for the polynomials,
+        spectral backpropagation through the recursion (paper 001, Eq. 3) with the scale nu held fixed, since log
+        det A does not depend on it; for the quadrature methods, a conjugate-gradient estimate of tr(A^{-1} dA)
+        (``gradient=``), never through the Lanczos recursion.
+
+    Cost in matvecs per matrix: t + 1 + m p (polynomials), m p (``"lanczos"``), (2k + p') m (``"hutchpp"``), plus
+    t + 1 for ``return_lambda_max`` with a quadrature method; the quadrature methods' gradient adds up to
+    cg_max_iter matvecs per gradient vector (in backward for ``"hutchinson"``, in forward for ``"gram"``).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
@@ -300,6 +373,7 @@ def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int 
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     if on_bad_spectrum not in _BAD_SPECTRUM:
         raise ValueError(f"on_bad_spectrum must be one of {_BAD_SPECTRUM}, got {on_bad_spectrum!r}")
+    check_chunk(probe_chunk)
     for name, value in (("g", g), ("eps", eps)):
         try:
             finite = math.isfinite(float(value))
@@ -315,6 +389,13 @@ def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int 
         raise ValueError(f"g must be >= 1 (a multiplier on the power method's estimate), got {g}")
     if not eps > 0:
         raise ValueError(f"eps must be > 0 (the assumed lower bound of the spectrum), got {eps}")
+    if method in POLYNOMIAL_METHODS and (gradient != "auto" or gradient_probes is not None):
+        raise ValueError(f"gradient and gradient_probes choose the quadrature methods' gradient estimator; "
+                         f"method={method!r} is differentiated through its polynomial: drop them or pass "
+                         "method='lanczos' or 'hutchpp'")
+    if sketch is not None and method != "hutchpp":
+        raise ValueError(f"sketch is a setting of method='hutchpp' only, got sketch={sketch!r} with "
+                         f"method={method!r}; drop it or pass method='hutchpp'")
     dtype_known = dtype is not None or getattr(matvec, "dtype", None) is not None
     dtype = dtype or getattr(matvec, "dtype", None) or torch.get_default_dtype()
     device = torch.device(device or getattr(matvec, "device", None) or "cpu")
@@ -325,21 +406,37 @@ def stochastic_logdet(matvec: Matvec, dim: int, *, order: int = 10, probes: int 
     B, n = batch_size, dim
 
     rng = torch.Generator().manual_seed(seed) if seed is not None else None
-    start = torch.randn((B, n), generator=rng).to(dtype=dtype, device=device)
-    try:
-        lam = power_method(matvec, start, power_iters)
-    except RuntimeError as err:
-        if "dtype" not in str(err) and "scalar type" not in str(err):
-            raise
-        raise ValueError(f"matvec failed on {str(dtype).removeprefix('torch.')} vectors ({err}); pass dtype= the "
-                         "dtype of matvec's matrix") from err
-    if not torch.isfinite(lam).all():
-        bad = (~torch.isfinite(lam)).nonzero().flatten().tolist()
-        raise ValueError(f"the power method returned a non-finite lambda_max for matrices {bad[:10]}: "
-                         "matvec produced NaN or inf")
+    lam = None
+    if method in POLYNOMIAL_METHODS or return_lambda_max:
+        start = torch.randn((B, n), generator=rng).to(dtype=dtype, device=device)
+        try:
+            lam = power_method(matvec, start, power_iters)
+        except RuntimeError as err:
+            if "dtype" not in str(err) and "scalar type" not in str(err):
+                raise
+            raise ValueError(f"matvec failed on {str(dtype).removeprefix('torch.')} vectors ({err}); pass dtype= "
+                             "the dtype of matvec's matrix") from err
+        if not torch.isfinite(lam).all():
+            bad = (~torch.isfinite(lam)).nonzero().flatten().tolist()
+            raise ValueError(f"the power method returned a non-finite lambda_max for matrices {bad[:10]}: "
+                             "matvec produced NaN or inf")
+
+    if method not in POLYNOMIAL_METHODS:
+        # The quadrature estimators draw their own probes from ``seed`` (so that they equal slq_logdet's and
+        # hutchpp_logdet's with the same seed).
+        common = dict(batch_size=B, seed=seed, vectorize=vectorize, dtype=dtype, device=device, cg_tol=cg_tol,
+                      cg_max_iter=cg_max_iter, probe_chunk=probe_chunk, gradient=gradient,
+                      gradient_probes=gradient_probes)
+        if method == "lanczos":
+            est = slq_logdet(matvec, n, steps=order, probes=probes, **common)
+        else:
+            k, p = hutchpp_split(probes, n, sketch)
+            est = hutchpp_logdet(matvec, n, sketch=k, sketch_steps=2, steps=order, probes=p, **common)
+        return LogdetEstimate(est.logdet, lam) if return_lambda_max else est.logdet
+
     nu = g * lam.detach().clamp_min(torch.finfo(dtype).tiny)  # (B,)
     V = _rademacher((probes, B, n), dtype, device, rng)  # (p, B, n)
-    apply = torch.func.vmap(matvec) if vectorize else (lambda W: torch.stack([matvec(w) for w in W]))
+    apply = probe_map(matvec, vectorize, probe_chunk)
     AV = apply(V)  # the first product of either series, and the evidence of the probes' quadratic forms
     problems = _spectrum_problems(lam, (V * AV).sum(-1), n, nu, eps=eps, g=g, method=method, dtype=dtype)
     if problems:
@@ -432,11 +529,7 @@ def spectrum_errors(eigenvalues: torch.Tensor, *, seed: int = 0, order: int = 10
     lam = eigenvalues.double()
     q = torch.linalg.qr(torch.randn(*lam.shape, lam.shape[-1], generator=torch.Generator().manual_seed(seed),
                                     dtype=torch.float64))[0]  # Haar-random orthogonal (up to signs)
-    matrices = q @ torch.diag_embed(lam) @ q.transpose(-1, -2)
-
-    def matvec(v: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("bij,bj->bi", matrices, v)
-
+    matvec = dense_matvec(q @ torch.diag_embed(lam) @ q.transpose(-1, -2))
     exact = lam.log().sum(-1)
     settings = dict(order=order, probes=probes, power_iters=power_iters, g=g, seed=seed,
                     batch_size=lam.shape[0], dtype=torch.float64)
@@ -507,6 +600,45 @@ class GradientAgreement(NamedTuple):
     rel_error_params: float
 
 
+def exact_logdet_gradient(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
+                          params: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Autograd through the exact log det M(z_b) (forward-mode Jacobian and QR, float64): the reference gradients.
+
+    Returns:
+        (grad_z (B, n) float64, the gradient of log det M(z_b) with respect to z_b; grad_params (P,) float64, the
+        flattened gradient of sum_b log det M(z_b) with respect to ``params``).
+    """
+    from gandensity.numerics.density import generator_jacobian, half_logdet_metric
+
+    z = z.detach().clone().requires_grad_()
+    half, _ = half_logdet_metric(generator_jacobian(generator, z))
+    exact = torch.autograd.grad(2 * half.sum(), [z, *params])
+    return exact[0].double(), torch.cat([t.double().flatten() for t in exact[1:]])
+
+
+def gradient_errors(got_z: torch.Tensor, got_params: torch.Tensor, ref_z: torch.Tensor,
+                    ref_params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+    """(cosine_z (B,), rel_error_z (B,), cosine_params, rel_error_params) of estimated against exact gradients.
+
+    ``got_z``, ``ref_z``: (B, n), compared row by row; ``got_params``, ``ref_params``: (P,) flattened.
+    """
+    gz, gp = got_z.detach().double().cpu(), got_params.detach().double().cpu()
+    rz, rp = ref_z.detach().double().cpu(), ref_params.detach().double().cpu()
+    cos_z = (gz * rz).sum(-1) / (gz.norm(dim=-1) * rz.norm(dim=-1))
+    rel_z = (gz - rz).norm(dim=-1) / rz.norm(dim=-1)
+    return cos_z, rel_z, float(gp @ rp / (gp.norm() * rp.norm())), float((gp - rp).norm() / rp.norm())
+
+
+def estimated_logdet_gradient(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
+                              params: list[torch.Tensor], **estimator: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gradients of :func:`stochastic_logdet` (keyword settings ``estimator``) on the metric of ``generator``:
+    (grad_z (B, n), grad_params (P,) flattened), as :func:`exact_logdet_gradient` returns the exact ones."""
+    z = z.detach().clone().requires_grad_()
+    est = stochastic_logdet(metric_matvec(generator, z), z.shape[1], **estimator)  # type: ignore[arg-type]
+    got = torch.autograd.grad(est.sum(), [z, *params])
+    return got[0].double(), torch.cat([t.double().flatten() for t in got[1:]])
+
+
 def gradient_agreement(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
                        params: list[torch.Tensor], probe_counts: list[int], *, seed: int = 0,
                        **estimator: object) -> list[GradientAgreement]:
@@ -517,23 +649,11 @@ def gradient_agreement(generator: Callable[[torch.Tensor], torch.Tensor], z: tor
         z: (B, n) latents.
         params: tensors of the generator to differentiate with respect to (they must require grad).
         probe_counts: the p values to compare.
-        seed: seeds the probes; estimator: the other settings of :func:`stochastic_logdet`.
+        seed: seeds the probes; estimator: the other settings of :func:`stochastic_logdet` (any method).
     """
-    from gandensity.numerics.density import generator_jacobian, half_logdet_metric
-
-    z = z.detach().clone().requires_grad_()
-    n = z.shape[1]
-    half, _ = half_logdet_metric(generator_jacobian(generator, z))  # exact, by the Jacobian and QR
-    exact = torch.autograd.grad(2 * half.sum(), [z, *params])
-    ref_z, ref_p = exact[0].double(), torch.cat([t.double().flatten() for t in exact[1:]])
+    ref_z, ref_p = exact_logdet_gradient(generator, z, params)
     rows = []
     for p in probe_counts:
-        est = stochastic_logdet(metric_matvec(generator, z), n, probes=p, seed=seed, **estimator)  # type: ignore[arg-type]
-        got = torch.autograd.grad(est.sum(), [z, *params])
-        gz, gp = got[0].double(), torch.cat([t.double().flatten() for t in got[1:]])
-        cos_z = (gz * ref_z).sum(-1) / (gz.norm(dim=-1) * ref_z.norm(dim=-1))
-        rel_z = (gz - ref_z).norm(dim=-1) / ref_z.norm(dim=-1)
-        rows.append(GradientAgreement(p, cos_z.detach().cpu(), rel_z.detach().cpu(),
-                                      float(gp @ ref_p / (gp.norm() * ref_p.norm())),
-                                      float((gp - ref_p).norm() / ref_p.norm())))
+        gz, gp = estimated_logdet_gradient(generator, z, params, probes=p, seed=seed, **estimator)
+        rows.append(GradientAgreement(p, *gradient_errors(gz, gp, ref_z, ref_p)))
     return rows

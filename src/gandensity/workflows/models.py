@@ -23,8 +23,8 @@ from torch import nn
 
 from gandensity.workflows import cache
 
-__all__ = ["DCGANConfig", "Generator", "Discriminator", "init_dcgan_weights", "untrained_generator", "GeneratorCheckpoint", "PRIORS",
-           "save_generator", "load_checkpoint", "load_generator"]
+__all__ = ["DCGANConfig", "Generator", "Discriminator", "init_dcgan_weights", "untrained_generator",
+           "GeneratorCheckpoint", "PRIORS", "save_generator", "load_checkpoint", "load_generator"]
 
 
 @dataclass(frozen=True)
