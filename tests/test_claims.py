@@ -119,6 +119,6 @@ def test_finish_names_models_and_rejects_other_objects(capsys):
         from_cache, seconds = True, 12.0
 
     run.finish(dcgan=Fitted())
-    assert "dcgan from the cache (12 s)" in capsys.readouterr().out
+    assert "dcgan from the cache (12 s)" in " ".join(capsys.readouterr().out.split())  # wrapped to 80
     with pytest.raises(TypeError, match="from_cache"):
         run.finish(dcgan=object())
