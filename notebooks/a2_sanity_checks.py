@@ -115,8 +115,9 @@ for name, gan in gans.items():
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 4, figsize=(16, 4.2))
 for i, name in enumerate(gans):
-    plotting.image_grid(real[name], ax=axes[2 * i], title=f"real: {trains[name].name}")
-    plotting.image_grid(fake[name], ax=axes[2 * i + 1], title=f"generated ({name} GAN)")
+    real_title, fake_title = f"real: {trains[name].name}", f"generated ({name} GAN)"
+    plotting.image_grid(real[name], ax=axes[2 * i], title=real_title)
+    plotting.image_grid(fake[name], ax=axes[2 * i + 1], title=fake_title)
 fig.tight_layout()
 run.figure("a2-gans", fig)
 
