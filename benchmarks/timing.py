@@ -16,7 +16,8 @@ from torch import nn
 
 from gandensity.workflows.models import DCGANConfig, Generator, init_dcgan_weights
 
-__all__ = ["Timing", "synchronize", "measure", "resolve_device", "build_generator", "sample_latents"]
+__all__ = ["Timing", "synchronize", "measure", "measure_paired", "paired_ratios", "resolve_device",
+           "build_generator", "sample_latents"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,32 @@ def measure(fn: Callable[[], Any], device: torch.device, *, repeats: int, warmup
         synchronize(device)
         times.append(time.perf_counter() - start)
     return Timing(tuple(times), result)
+
+
+def measure_paired(fns: dict[str, Callable[[], Any]], device: torch.device, *, repeats: int,
+                   warmup: int = 1) -> dict[str, Timing]:
+    """Time several calls interleaved: each repeat times every call once, in an order that alternates between
+    repeats, so that a change of the machine's load hits all of them alike. Ratios of the i-th times of two calls
+    (:func:`paired_ratios`) then compare them under the same conditions."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    synchronize(device)
+    names = list(fns)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    results: dict[str, Any] = {}
+    for r in range(repeats):
+        for name in names if r % 2 == 0 else reversed(names):
+            start = time.perf_counter()
+            results[name] = fns[name]()
+            synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: Timing(tuple(times[name]), results[name]) for name in names}
+
+
+def paired_ratios(a: Timing, b: Timing) -> list[float]:
+    """The ratios a_i / b_i of two :func:`measure_paired` timings, repeat by repeat."""
+    return [x / y for x, y in zip(a.times, b.times)]
 
 
 def resolve_device(name: str) -> torch.device:
