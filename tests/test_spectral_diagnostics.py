@@ -175,3 +175,31 @@ def test_budget_gradients_and_route_times_on_a_small_generator():
     assert [t.latent_dim for t in times] == [2, 4]
     assert all(t.exact_seconds > 0 and t.seconds["slq"] > 0 for t in times)
     assert times[1].matvecs["slq"] == lc.matvec_cost("lanczos", **lc.budget_settings("lanczos", 40, 4), dim=4)
+
+
+def test_deflated_gram_gradient_is_exact_when_everything_is_deflated_and_noisier_when_nothing_is():
+    import pytest
+
+    from gandensity.numerics import logdet_compare as lc
+
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 10)).double()
+    z = torch.randn(3, 4, dtype=torch.float64)
+    weight = net[2].weight
+    metric = spectral.exact_metric(net, z)
+    full, some, none = lc.deflated_gram_gradients(net, z, [weight], metric, [4, 2, 0], vectors=8, seed=0)
+    # all four eigen-directions exact: no stochastic part is left, the gradient is the exact one
+    assert full.deflate == 4 and full.vectors == 8
+    assert full.rel_error_z.max() < 1e-8 and full.rel_error_params < 1e-8
+    assert full.cosine_z.min() > 1 - 1e-10
+    # nothing deflated: the plain Gram estimator with 8 vectors, unbiased but not exact
+    assert none.rel_error_params > 1e-3 and some.rel_error_params < none.rel_error_params
+    # unbiased: averaged over many vectors the plain estimator approaches the exact gradient
+    many = lc.deflated_gram_gradients(net, z, [weight], metric, [0], vectors=4000, seed=1)[0]
+    assert many.rel_error_params < 0.1 and many.rel_error_params < none.rel_error_params
+    with pytest.raises(ValueError, match="deflate"):
+        lc.deflated_gram_gradients(net, z, [weight], metric, [5], vectors=8)
+    with pytest.raises(ValueError, match="vectors"):
+        lc.deflated_gram_gradients(net, z, [weight], metric, [1], vectors=0)
+    with pytest.raises(ValueError, match="metric"):
+        lc.deflated_gram_gradients(net, z, [weight], metric[:2], [1], vectors=8)

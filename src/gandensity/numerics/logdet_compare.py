@@ -5,7 +5,9 @@ its cost is counted in matvecs per matrix: t + 1 + m p for the polynomials (powe
 probe), m p for stochastic Lanczos quadrature, (2k + p') m for the Hutch++-style estimator. :func:`budget_settings`
 splits a budget into (order m, probes p) for each method; :func:`budget_errors` runs every estimator at every
 budget on dense matrices with independent probes per seed; :func:`budget_gradients` compares gradients with respect
-to a generator's latents and weights against autograd through the exact log det; :func:`route_times` times the
+to a generator's latents and weights against autograd through the exact log det; :func:`deflated_gram_gradients`
+asks where the Gram gradient's error comes from, by deflating M's smallest eigen-directions exactly (an oracle that
+needs the dense metric); :func:`route_times` times the
 exact route (:func:`gandensity.numerics.density.generator_log_density`) against the estimators as n grows.
 
 A dense matrix multiplies exactly like the implicit metric it was formed from (M v = J^T (J v) up to rounding), so
@@ -29,7 +31,7 @@ from gandensity.numerics.spectral import (METHODS, POLYNOMIAL_METHODS, estimated
                                           stochastic_logdet)
 
 __all__ = ["budget_settings", "matvec_cost", "BudgetErrors", "budget_errors", "BudgetGradient", "budget_gradients",
-           "RouteTime", "route_times"]
+           "DeflatedGradient", "deflated_gram_gradients", "RouteTime", "route_times"]
 
 Generator = Callable[[torch.Tensor], torch.Tensor]
 
@@ -227,6 +229,83 @@ def budget_gradients(generator: Generator, z: torch.Tensor, params: list[torch.T
                                                       sketch=settings.get("sketch")),
                                    *gradient_errors(gz, gp, ref_z, ref_p), seconds,
                                    (gz.norm(dim=-1) / ref_z.norm(dim=-1)).detach().cpu()))
+    return rows
+
+
+class DeflatedGradient(NamedTuple):
+    """The Gram gradient of log det M with M's k smallest eigen-directions deflated exactly, against the exact one.
+
+    Attributes:
+        deflate: k, the number of deflated eigen-directions (0: the plain Gram estimator).
+        vectors: q, the Gram vectors of the stochastic part.
+        cosine_z, rel_error_z: (B,) per latent, as in :class:`BudgetGradient`.
+        cosine_params, rel_error_params: of the gradient with respect to the weights.
+    """
+
+    deflate: int
+    vectors: int
+    cosine_z: torch.Tensor
+    rel_error_z: torch.Tensor
+    cosine_params: float
+    rel_error_params: float
+
+
+def deflated_gram_gradients(generator: Generator, z: torch.Tensor, params: list[torch.Tensor], metric: torch.Tensor,
+                            deflate: Sequence[int], *, vectors: int, seed: int = 0) -> list[DeflatedGradient]:
+    """Where the Gram gradient's error lives: its error with M's k smallest eigen-directions handled exactly.
+
+    With M = U diag(lambda) U^T (``metric``, dense) and P the projector on the span of the k eigenvectors of the
+    smallest eigenvalues,
+
+        d log det M = tr(M^{-1} dM) = sum_{i <= k} u_i^T dM u_i / lambda_i + E[(P' w)^T dM (P' w)],
+
+    with P' = I - P and w = M^{-1} J^T xi, xi ~ N(0, I) (covariance M^{-1}; P' commutes with M, so the second term
+    is unbiased for the rest of the trace). k = 0 is the plain Gram estimator of
+    :func:`gandensity.numerics.lanczos.attach_gram_gradient` with exact solves instead of conjugate gradients. The
+    first term is exact; the variance left is that of the directions with the larger eigenvalues. This is an
+    oracle: it needs the eigenvectors of the dense metric, which at small n cost as much as the exact route.
+
+    Args:
+        generator: maps (B, n) latents to outputs; per-sample (eval mode).
+        z: (B, n) latents.
+        params: weights of the generator (they must require grad).
+        metric: (B, n, n) float64 dense M(z) (:func:`gandensity.numerics.spectral.exact_metric`), without graph.
+        deflate: the k values to try, each in [0, n].
+        vectors: q, Gram vectors of the stochastic part (the same draws for every k).
+        seed: seeds the Gram vectors.
+
+    Returns:
+        One :class:`DeflatedGradient` per k.
+    """
+    B, n = z.shape
+    if metric.shape != (B, n, n):
+        raise ValueError(f"metric must have shape (B, n, n) = {(B, n, n)}, got {tuple(metric.shape)}")
+    if isinstance(vectors, bool) or not isinstance(vectors, int) or vectors < 1:
+        raise ValueError(f"vectors must be a positive int, got {vectors!r}")
+    bad = [k for k in deflate if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= n]
+    if bad:
+        raise ValueError(f"deflate must hold ints in [0, n] = [0, {n}], got {bad}")
+    ref_z, ref_p = exact_logdet_gradient(generator, z, params)
+    metric = metric.detach().to(torch.float64)
+    eigenvalues, eigenvectors = torch.linalg.eigh(metric)  # ascending: the first k are the smallest
+    rows = []
+    for k in deflate:
+        zz = z.detach().clone().requires_grad_()
+        matvec = metric_matvec(generator, zz)
+        products = torch.func.vmap(matvec)
+        Y = matvec.sample_gram(vectors, torch.Generator().manual_seed(seed)).to(torch.float64)  # (q, B, n)
+        W = torch.linalg.solve(metric, Y.permute(1, 2, 0)).permute(2, 0, 1)  # (q, B, n): M^{-1} J^T xi
+        U = eigenvectors[:, :, :k]  # (B, n, k)
+        W = W - (U @ (U.transpose(1, 2) @ W.permute(1, 2, 0))).permute(2, 0, 1)  # P' w
+        Wc = W.to(z.dtype).detach()
+        value = (Wc * products(Wc)).sum() / vectors
+        if k:
+            Uc = U.permute(2, 0, 1).to(z.dtype).detach()  # (k, B, n)
+            scaled = (Uc / eigenvalues[:, :k].T[..., None].to(z.dtype)).detach()
+            value = value + (scaled * products(Uc)).sum()
+        got = torch.autograd.grad(value, [zz, *params])
+        gz, gp = got[0].double(), torch.cat([t.double().flatten() for t in got[1:]])
+        rows.append(DeflatedGradient(int(k), int(vectors), *gradient_errors(gz, gp, ref_z, ref_p)))
     return rows
 
 
