@@ -37,14 +37,13 @@ check_samples = None  # samples checked against the dense-Jacobian reference
 top_k = None  # size of the most and least likely sets
 
 # %% tags=["hide-cell"]
-import time
-
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
 import gandensity as gd
 from gandensity.book import claims, plotting
+from gandensity.book import jobs as book_jobs
 from gandensity.book.chapter import start, wrap
 from gandensity.book.specs import gan_spec
 from gandensity.numerics import validation
@@ -173,19 +172,26 @@ display(Markdown(validation.checks_table(net_checks)))
 # Now the real computation: exact log-densities of many generated samples, batched. The paper picks its least
 # likely samples out of 50,000 (section 5.2; the `paper` profile ranks as many); the `cpu` profile ranks
 # fewer.
+#
+# This step is the job that the command `gandensity density` runs (see {doc}`paper_scale`), at every
+# profile: the chapter runs it in its own process into a result directory in the package's cache, one
+# Parquet shard per 64 samples, and reads the table back (the latents and their log-densities). Each
+# sample's latent is drawn from its own seed, derived from the chapter's seed and the sample's index, so
+# the table does not depend on how many processes computed it, and a rerun skips the shards that are
+# already finished. With several GPUs visible, the chapter prints the `torchrun` command that runs the
+# same job over all of them into the same directory; rerun the chapter after it and it reads that table.
 
 # %%
-z = torch.randn(cfg.num_samples, n, generator=rng).to(dev)
-clock = time.perf_counter()
-log_density = gd.generator_log_density(G, z, chunk_size=cfg.chunk_size).cpu()
-seconds = time.perf_counter() - clock
+dens = book_jobs.densities(run, G, samples=cfg.num_samples, seed=cfg.seed,
+                           batch=cfg.chunk_size, prior=gan_spec(cfg).train.prior)
+z, log_density = dens.z.to(dev), dens.log_density
 with torch.no_grad():
     samples = torch.cat([G(zc) for zc in z.split(256)]).cpu()
 log_prior = gd.StandardNormal().log_prob(z.double()).cpu()
 log_volume = log_prior - log_density  # = 1/2 log det(J^T J)
 print(wrap(f"{cfg.num_samples} exact log-densities (n={n}, m={samples[0].numel()}) "
-           f"in {seconds:.1f} s: {cfg.num_samples / seconds:.0f} samples/s on {dev}; "
-           f"all finite: {bool(torch.isfinite(log_density).all())}"))
+           f"on {dev}, all finite: {bool(torch.isfinite(log_density).all())}\n"
+           f"job: {dens.summary()}"))
 spread = {"log p(z)": log_prior.std(), "1/2 log det(J^T J)": log_volume.std(),
           "log p(G(z))": log_density.std()}
 print(wrap("standard deviation over samples: "

@@ -49,11 +49,13 @@ import torch
 from IPython.display import Markdown, display
 
 from gandensity.book import claims, plotting
+from gandensity.book import jobs as book_jobs
 from gandensity.book import specs
-from gandensity.book.chapter import start
+from gandensity.book.chapter import start, wrap
 from gandensity.book.specs import gan_spec
 from gandensity.numerics import ais
 from gandensity.workflows import evaluation, likelihoods
+from gandensity.workflows.jobs import LikelihoodJob
 from gandensity.workflows.training import train_gan
 
 run = start("c2_gan_density", profile, data_root=data_root, device=device, seed=seed,
@@ -176,15 +178,28 @@ run.claim("002", "Fig. 9, App. B.1", "The AIS estimate converges with the number
 # lower is better, and a uniform density over $[-1, 1]^D$ gives 8 bits. The paper's Table 1 reports
 # "LL (bits/dim)", the negative of this (e.g. $-6.68$ for BigGAN-DiffAug on CIFAR-10); the table
 # below prints that, higher is better.
+#
+# **The likelihood jobs.** This step is the job that the command `gandensity likelihood` runs (see
+# {doc}`paper_scale`), at every profile: one job per group, with the chapter's AIS settings and
+# $\sigma^2$. The chapter runs each job in its own process into a result directory in the package's
+# cache, in shards of 8 images (one AIS run each, seeded by the chapter's seed and the shard's index),
+# and reads the tables back. A rerun, or chapter C3, which needs the same groups, reads the finished
+# shards instead of computing them again. With several GPUs visible, the chapter prints the
+# `torchrun` commands that run the same jobs over all of them into the same directories; rerun the
+# chapter after them and it reads those tables. The BDMC curve above stays a direct computation on a
+# few simulated images.
 
 # %%
 groups = likelihoods.image_groups(G, specs.image_groups(cfg), sigma2=sigma2)
-ll, hits = likelihoods.group_log_likelihoods(G, groups, specs.ais(cfg), sigma2=sigma2)
+job = LikelihoodJob(sigma2=sigma2, steps=cfg.ais_steps, chains=cfg.ais_chains,
+                    leapfrog=cfg.leapfrog, seed=cfg.seed)
+result = book_jobs.likelihoods(run, G, groups, job, prior=gan_spec(cfg).train.prior)
+ll = result.log_likelihood  # {group: (B,) log p(x) in nats}
 # LL in bits/dim with the paper's sign (higher is more likely)
 LL = {name: -ais.bits_per_dim(v, D, scale=2) for name, v in ll.items()}
-print(f"AIS ({cfg.ais_steps} steps, {cfg.ais_chains} chains, {cfg.leapfrog} leapfrog) "
-      f"on {sum(len(g) for g in groups.values())} images\n"
-      f"  ({hits} of {len(groups)} groups from the cache)")
+print(wrap(f"AIS ({cfg.ais_steps} steps, {cfg.ais_chains} chains, {cfg.leapfrog} "
+           f"leapfrog) on {sum(len(g) for g in groups.values())} images: "
+           f"{result.summary()}"))
 display(Markdown(pd.DataFrame({
     "group": list(groups),
     "images": [len(g) for g in groups.values()],

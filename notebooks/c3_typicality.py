@@ -53,11 +53,13 @@ import torch
 from IPython.display import Markdown, display
 
 from gandensity.book import claims
+from gandensity.book import jobs as book_jobs
 from gandensity.book import specs
 from gandensity.book.chapter import start, wrap
 from gandensity.book.specs import gan_spec
 from gandensity.numerics import typicality
 from gandensity.workflows import likelihoods
+from gandensity.workflows.jobs import LikelihoodJob
 from gandensity.workflows.training import train_gan
 
 run = start("c3_typicality", profile, data_root=data_root, device=device, seed=seed,
@@ -71,6 +73,13 @@ cfg, dev = run.config, run.device
 # fit, `likelihoods.fit_noise`), and AIS estimates for the reference samples of the noisy model
 # (which give $\hat H$ and $\epsilon$), for a *fresh* set of model samples (the "generated" column of
 # Table 2), and for training, test and out-of-distribution images.
+#
+# These likelihoods are the jobs that the command `gandensity likelihood` runs (see
+# {doc}`paper_scale`), one per group with C2's AIS settings, run here in the chapter's process into
+# result directories in the package's cache. C3 and C2 share those directories: the groups that C2
+# has computed are read from their finished shards, and only the fresh samples are new. With
+# several GPUs visible, the chapter prints the `torchrun` commands that run the same jobs over all
+# of them into the same directories; rerun the chapter after them and it reads those tables.
 
 # %%
 gan, train = train_gan(gan_spec(cfg), device=dev, verbose=False)
@@ -84,10 +93,12 @@ groups = likelihoods.image_groups(G, specs.image_groups(cfg), sigma2=sigma2)
 groups["generated (fresh)"] = likelihoods.image_groups(
     G, specs.image_groups(cfg), sigma2=sigma2, sizes={"generated": cfg.fresh_generated},
     seed=cfg.seed + 1)["generated"]
-ll, hits = likelihoods.group_log_likelihoods(G, groups, specs.ais(cfg), sigma2=sigma2)
-print(f"AIS ({cfg.ais_steps} steps, {cfg.ais_chains} chains) for "
-      f"{sum(len(g) for g in groups.values())} images ({hits} of {len(groups)} groups "
-      "from the cache)")
+job = LikelihoodJob(sigma2=sigma2, steps=cfg.ais_steps, chains=cfg.ais_chains,
+                    leapfrog=cfg.leapfrog, seed=cfg.seed)
+result = book_jobs.likelihoods(run, G, groups, job, prior=gan_spec(cfg).train.prior)
+ll = dict(result.log_likelihood)  # {group: (B,) log p(x) in nats}
+print(wrap(f"AIS ({cfg.ais_steps} steps, {cfg.ais_chains} chains) for "
+           f"{sum(len(g) for g in groups.values())} images: {result.summary()}"))
 reference = ll.pop("generated")
 tested = {"generated": ll["generated (fresh)"],
           **{name: ll[name] for name in ["train", "test", *likelihoods.OOD_GROUPS]}}
