@@ -7,6 +7,7 @@ standard deviations computed from the closed-form (or empirical) variance of the
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 
@@ -544,3 +545,94 @@ def test_a_cache_hit_reports_the_original_training_time_and_build_keeps_the_glob
     assert torch.equal(torch.random.get_rng_state(), before)  # no global reseeding
     again = led.fit_mixture(mixtures.mixture("ring"), spec)
     assert again.from_cache and not first.from_cache and again.seconds == first.seconds > 0
+
+
+# ---------------------------------------------------------------------------------------------- GAN baseline
+
+
+@float64
+def test_gan_losses_are_the_standard_non_saturating_ones():
+    d_real, d_fake = torch.randn(7) * 3, torch.randn(5) * 3
+    sig = torch.sigmoid
+    # Goodfellow et al. (2014): the discriminator maximizes log D(x) + log(1 - D(G(z))) with D = sigmoid(logit)
+    expected_c = -torch.log(sig(d_real)).mean() - torch.log(1 - sig(d_fake)).mean()
+    torch.testing.assert_close(led.gan_critic_loss(d_real, d_fake), expected_c, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(led.gan_generator_loss(d_fake), -torch.log(sig(d_fake)).mean(), rtol=1e-12,
+                               atol=1e-12)
+    # non-saturating: a confidently rejected sample (logit -20) still gets a gradient of about -1/B, where the
+    # saturating loss log(1 - D) would give about e^-20 / B
+    d = torch.tensor([-20.0, 0.0], requires_grad=True)
+    led.gan_generator_loss(d).backward()
+    assert d.grad[0].item() == pytest.approx(-0.5, rel=1e-6)
+
+
+def test_train_gan_steps_are_adam_on_the_written_loss():
+    data = ring_data(128)
+    g, c = tiny_pair(1)
+    g_ref, c_ref = copy.deepcopy(g), copy.deepcopy(c)
+    config = LEDConfig(steps=2, batch_size=16, normalizer_samples=3, entropy_weight=7.0, replace_prob=0.5, seed=5)
+    history = led.train_gan_baseline(data, g, c, config)
+    assert set(history) == {"critic_loss", "generator_loss"} and history["critic_loss"].shape == (2,)
+    # the same two steps by hand: -log sigmoid(D(x)) - log(1 - sigmoid(D(G(z)))) for the critic and
+    # -log sigmoid(D(G(z))) for the generator, one torch.Generator for every draw
+    rng = torch.Generator().manual_seed(5)
+    opt_g = torch.optim.Adam(g_ref.parameters(), lr=config.lr, betas=config.betas)
+    opt_c = torch.optim.Adam(c_ref.parameters(), lr=config.lr, betas=config.betas)
+    g_ref.train()
+    c_ref.train()
+    for step in range(2):
+        real = data[torch.randint(0, len(data), (16,), generator=rng)]
+        with torch.no_grad():
+            fake = g_ref.sample(16, rng=rng).x
+        loss_c = -F.logsigmoid(c_ref(real)).mean() - F.logsigmoid(-c_ref(fake)).mean()
+        opt_c.zero_grad()
+        loss_c.backward()
+        opt_c.step()
+        loss_g = -F.logsigmoid(c_ref(g_ref.sample(16, rng=rng).x)).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        assert history["critic_loss"][step].item() == pytest.approx(loss_c.item(), rel=1e-6)
+        assert history["generator_loss"][step].item() == pytest.approx(loss_g.item(), rel=1e-6)
+    for a, b in ((g, g_ref), (c, c_ref)):
+        for (k, v), v_ref in zip(a.state_dict().items(), b.state_dict().values()):
+            torch.testing.assert_close(v, v_ref, rtol=1e-6, atol=1e-7, msg=k)
+    assert not g.training and not c.training
+
+
+def test_fit_mixture_gan_is_seeded_cached_and_uses_leds_networks(isolated_cache):
+    target = mixtures.mixture("ring")
+    spec = led.MixtureLED(features=4, blocks=1, copy_sigma=0.1, reduce_sigma=1.0, critic_hidden=8, train_points=64,
+                          training=led.LEDConfig(steps=3, batch_size=8, normalizer_samples=8, seed=2))
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    first = led.fit_mixture_gan(target, spec)
+    assert torch.equal(torch.random.get_rng_state(), before)  # no global reseeding
+    assert not first.from_cache and first.seconds > 0 and first.history["generator_loss"].shape == (3,)
+    assert not first.generator.training and not first.critic.training
+    again = led.fit_mixture_gan(target, spec)
+    assert again.from_cache and again.seconds == first.seconds
+    assert_same_weights(first.generator, again.generator)
+    assert_same_weights(first.critic, again.critic)
+    # LED-only settings do not change a GAN: the same entry
+    assert led.fit_mixture_gan(target, spec.replace(entropy_weight=2.0, normalizer_samples=3)).from_cache
+    # deterministic for a seed: retrained without the cache, the same weights; another seed differs
+    for f in isolated_cache.glob("gan-mlp-*.pt"):
+        f.unlink()
+    retrained = led.fit_mixture_gan(target, spec)
+    assert not retrained.from_cache
+    assert_same_weights(first.generator, retrained.generator)
+    other = led.fit_mixture_gan(target, spec.replace(seed=3))
+    assert any(not torch.equal(a, b) for a, b in zip(first.generator.state_dict().values(),
+                                                      other.generator.state_dict().values()))
+    # the same networks as LED: same architecture, same initialisation for a seed
+    fresh_g, fresh_c = led.build("mlp", spec.generator_settings(), {"hidden": spec.critic_hidden}, 2)
+    assert {k: v.shape for k, v in fresh_g.state_dict().items()} == {
+        k: v.shape for k, v in first.generator.state_dict().items()}
+    assert_same_weights(led.mixture_generator(spec), fresh_g)
+    assert {k: v.shape for k, v in fresh_c.state_dict().items()} == {
+        k: v.shape for k, v in first.critic.state_dict().items()}
+    with pytest.raises(TypeError, match="spec must be a MixtureLED"):
+        led.fit_mixture_gan(target, {"features": 4})
+    with pytest.raises(ValueError, match="does not match"):
+        led.train_gan_baseline(torch.randn(16, 3), *tiny_pair(), LEDConfig(steps=1, batch_size=4))

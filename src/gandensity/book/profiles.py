@@ -147,14 +147,23 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                   "batch_size": 64, "matvec": "implicit", "samples": 5000, "grid": 200},
     },
     # Paper 001 section 4: the estimator settings of its Fig. 4 (c, d), (m, p, t, g, eps) = (5, 10, 10, 1.2, 1e-2).
-    # The paper does not name its optimizer for the ascent; Adam on z is ours.
+    # The paper does not name its optimizer for the ascent; Adam on z is ours. The same ascent again with the exact
+    # log-det gradient (all ``steps``) and with SLQ (issue 14: ``slq_order`` Lanczos steps x ``slq_probes`` probes = 60
+    # products for the value, about Chebyshev's p m + t + 1 = 61; its CG gradient costs far more, so only
+    # ``slq_steps`` steps, a multiple of ``record_every``: at cpu 15, which keeps the chapter near 190 s on a busy
+    # machine; 30 took 221-237 s). Fig. 3: exact log-densities on a ``grid_size`` x ``grid_size`` grid in a plane of
+    # latents, ``grid_extent`` prior standard deviations on either side of a prior draw (normal prior).
     "b3_likelihood_maximization": {
         p: {**SHARED["mnist_dcgan"][p], **(CELEBA_64 if p == "paper" else DCGAN_32), "order": 5, "probes": 10,
-            "power_iters": 10, "g": 1.2, "eps": 1e-2, **settings}
+            "power_iters": 10, "g": 1.2, "eps": 1e-2, "slq_order": 6, "slq_probes": 10, "grid_extent": 3.0,
+            "grid_size": 5 if p == "smoke" else 11, **settings}
         for p, settings in (
-            ("smoke", {"num_trials": 2, "steps": 4, "lr": 0.02, "record_every": 2, "columns": 3, "rows": 2}),
-            ("cpu", {"num_trials": 6, "steps": 150, "lr": 0.02, "record_every": 15, "columns": 6, "rows": 6}),
-            ("paper", {"num_trials": 8, "steps": 5000, "lr": 0.02, "record_every": 250, "columns": 7, "rows": 8}))
+            ("smoke", {"num_trials": 2, "steps": 4, "lr": 0.02, "record_every": 2, "columns": 3, "rows": 2,
+                       "slq_steps": 2}),
+            ("cpu", {"num_trials": 6, "steps": 150, "lr": 0.02, "record_every": 15, "columns": 6, "rows": 6,
+                     "slq_steps": 15}),
+            ("paper", {"num_trials": 8, "steps": 5000, "lr": 0.02, "record_every": 250, "columns": 7, "rows": 8,
+                       "slq_steps": 1000}))
     },
     # Paper 001 section 5: a family (nz/2, nf), (nz, nf), (2nz, nf), (nz, nf/2), (nz, 2nf) around ``base``.
     "b4_explanatory_factors": {
@@ -168,19 +177,22 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # Beyond paper 001 (issue 14): the log-det estimators side by side at equal budgets of matrix-vector products, on
     # controlled spectra (``matrix_dim``), on the metric of A1's MNIST DCGAN (shared through the cache) at
     # ``num_latents`` latents with ``seeds`` independent probe draws each, gradients at ``gradient_budget`` on
-    # ``gradient_latents`` latents, and the time of both routes on untrained DCGANs of latent dimensions ``time_dims``
+    # ``gradient_latents`` latents (and the Gram gradient with M's ``deflate`` smallest eigen-directions handled
+    # exactly, an oracle), and the time of both routes on untrained DCGANs of latent dimensions ``time_dims``
     # (``time_width`` such that J has full rank at the largest n: the first layer's 64 x width units, about half of
     # them active after the ReLU, must outnumber n).
     "b5_which_estimator": {
         "smoke": {**SHARED["mnist_dcgan"]["smoke"], "matrix_dim": 30, "num_latents": 2, "seeds": 3,
-                  "budgets": [60, 220], "gradient_latents": 2, "gradient_budget": 220, "time_dims": [8, 32],
-                  "time_width": 8, "time_batch": 1, "time_budget": 100},
+                  "budgets": [60, 220], "gradient_latents": 2, "gradient_budget": 220, "deflate": [0, 4, 8],
+                  "time_dims": [8, 32], "time_width": 8, "time_batch": 1, "time_budget": 100},
         "cpu": {**SHARED["mnist_dcgan"]["cpu"], "matrix_dim": 100, "num_latents": 6, "seeds": 10,
                 "budgets": [100, 220, 500, 1000, 2000, 4000], "gradient_latents": 4, "gradient_budget": 1000,
-                "time_dims": [64, 256, 1024], "time_width": 48, "time_batch": 2, "time_budget": 1000},
+                "deflate": [0, 10, 20, 30, 40, 60], "time_dims": [64, 256, 1024], "time_width": 48, "time_batch": 2,
+                "time_budget": 1000},
         "paper": {**SHARED["mnist_dcgan"]["paper"], "matrix_dim": 400, "num_latents": 16, "seeds": 10,
                   "budgets": [100, 220, 500, 1000, 2000, 4000, 16000], "gradient_latents": 8,
-                  "gradient_budget": 1000, "time_dims": [64, 256, 1024, 2048], "time_width": 96, "time_batch": 4,
+                  "gradient_budget": 1000, "deflate": [0, 10, 20, 30, 40, 60],
+                  "time_dims": [64, 256, 1024, 2048], "time_width": 96, "time_batch": 4,
                   "time_budget": 1000},
     },
     # Paper 002 section 3: GAN inversion (appendix B.2) of generated, training, test and OOD images under the MNIST
@@ -221,6 +233,20 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                      "resamples": 200}),
             ("paper", {"fresh_generated": 500, "ns": [10, 25, 50, 75], "trials": 100, "bootstraps": 10000,
                        "resamples": 500}))
+    },
+    # Beyond C2 (issue 16): a normalizing flow (zuko's MAF) trained by maximum likelihood on the DCGAN's training
+    # images, the likelihood model of paper 002's Table 1 on our data, next to the GAN's AIS likelihoods of C2 (the
+    # same GAN, noise fit, groups and AIS settings, so the same cached jobs). ``flow_validation`` of the training
+    # images are held out for early stopping; at cpu the flow trains in about a minute on one thread.
+    "c4_flow_baseline": {
+        p: {**SHARED["mnist_dcgan"][p], **SHARED["gan_likelihoods"][p], **settings}
+        for p, settings in (
+            ("smoke", {"flow_transforms": 2, "flow_hidden": [32], "flow_epochs": 1, "flow_batch_size": 256,
+                       "flow_lr": 1e-3, "flow_validation": 0.1}),
+            ("cpu", {"flow_transforms": 4, "flow_hidden": [512], "flow_epochs": 20, "flow_batch_size": 128,
+                     "flow_lr": 1e-3, "flow_validation": 0.1}),
+            ("paper", {"flow_transforms": 5, "flow_hidden": [1024, 1024], "flow_epochs": 100, "flow_batch_size": 256,
+                       "flow_lr": 5e-4, "flow_validation": 0.1}))
     },
     # Paper 003 appendix A: every density-tracking layer against a brute-force Jacobian (``checks`` samples per
     # layer), a whole generator without reductions likewise, and the Monte Carlo check of a 2-D generator with
@@ -265,6 +291,14 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             ("smoke", "mnist5k", 16, 16, 2, 8, 5, 16, [1, 8], 256, 64, 32, 5, 16),
             ("cpu", "mnist5k", 16, 32, 2, 16, 600, 64, [1, 64], 4096, 1000, 200, 100, 64),
             ("paper", "mnist", 32, 64, 3, 64, 50000, 64, [1, 64, 256], 16384, 10000, 1000, 500, 64))
+    },
+    # Paper 003, Eq. 5 and Table 1: the entropy weight k ablated and a GAN baseline with LED's networks. Every
+    # other setting is D2's (read from its entry, so that D2's k runs are cache hits); ``runs`` per k and for the
+    # GAN (the first ``runs`` seeds of D2). At cpu, 2 runs per setting keep the chapter within its 4 minutes (on a
+    # busy machine, its 15 new runs took 215 s; with 3 runs, 311 s).
+    "d4_entropy_ablation": {
+        p: {"runs": runs, "entropy_weights": [0.0, 0.1, 0.5, 2.0]}
+        for p, runs in (("smoke", 2), ("cpu", 2), ("paper", 5))
     },
 }
 

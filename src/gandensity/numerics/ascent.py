@@ -1,9 +1,12 @@
 """Likelihood maximization in latent space by spectral backpropagation (paper 001, section 4).
 
-Starting from latents z_0, ascend log p(G(z)) = log p(z) - 1/2 log det M(z) with M = J^T J, where the gradient of
-the log-determinant comes from the stochastic estimator (:func:`gandensity.numerics.spectral.stochastic_logdet`), never from
-the Jacobian. Along the way, at recorded iterations, the exact log-density and the extreme eigenvalues of M are
-computed from the full Jacobian, to show what the ascent does to the image and to the conditioning of M.
+Starting from latents z_0, ascend log p(G(z)) = log p(z) - 1/2 log det M(z) with M = J^T J. In the paper the gradient
+of the log-determinant comes from the stochastic Chebyshev estimator
+(:func:`gandensity.numerics.spectral.stochastic_logdet`), never from the Jacobian; ``method=`` also offers stochastic
+Lanczos quadrature (more accurate on trained generators' metrics, chapter B5) and the exact gradient (autograd
+through the float64 QR of the full Jacobian: the oracle the estimators are judged by). Along the way, at recorded
+iterations, the exact log-density and the extreme eigenvalues of M are computed from the full Jacobian, to show what
+the ascent does to the image and to the conditioning of M.
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from typing import Callable, NamedTuple
 
 import torch
 
+from gandensity.numerics.density import generator_jacobian, half_logdet_metric
 from gandensity.numerics.priors import Prior, StandardNormal, UniformBox
 from gandensity.numerics.spectral import exact_metric, metric_matvec, stochastic_logdet
 
-__all__ = ["AscentTrace", "maximize_log_density", "AscentSummary", "summarize", "nearest_distance",
-           "intensity_tail"]
+__all__ = ["AscentTrace", "ASCENT_METHODS", "log_density_objective", "maximize_log_density", "AscentSummary",
+           "summarize", "nearest_distance", "intensity_tail"]
+
+ASCENT_METHODS = ("chebyshev", "lanczos", "exact")  # the log-det gradients maximize_log_density can ascend with
 
 
 class AscentTrace(NamedTuple):
@@ -29,7 +35,9 @@ class AscentTrace(NamedTuple):
         images: (R, B, ...) generated images G(z), on the CPU.
         log_density: (R, B) exact log p(G(z)) (float64, from the full Jacobian).
         lambda_min, lambda_max: (R, B) extreme eigenvalues of M = J^T J.
-        estimate: (steps, B) the stochastic estimate of log p(G(z)) at every iteration (what was ascended).
+        estimate: (steps, B) the estimate of log p(G(z)) at every iteration (what was ascended; exact for
+            ``method="exact"``).
+        method: the log-det gradient the ascent used (one of :data:`ASCENT_METHODS`).
     """
 
     steps: torch.Tensor
@@ -39,6 +47,7 @@ class AscentTrace(NamedTuple):
     lambda_min: torch.Tensor
     lambda_max: torch.Tensor
     estimate: torch.Tensor
+    method: str = "chebyshev"
 
 
 def _record(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
@@ -51,11 +60,39 @@ def _record(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
     return z.detach().cpu().clone(), images, log_density, eigenvalues[:, 0], eigenvalues[:, -1]
 
 
+def log_density_objective(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, *, prior: Prior,
+                          method: str = "chebyshev", order: int = 5, probes: int = 10, power_iters: int = 10,
+                          g: float = 1.2, eps: float = 1e-2, seed: int | None = None) -> torch.Tensor:
+    """log p(z) - 1/2 log det M(z) for each row of ``z`` (B, n): (B,), differentiable in ``z``; what one ascent step
+    climbs.
+
+    ``method``: ``"chebyshev"`` (paper 001's estimator, spectral backpropagation through the polynomial, settings
+    (m, p, t, g, eps) = (order, probes, power_iters, g, eps)), ``"lanczos"`` (stochastic Lanczos quadrature with
+    ``order`` Lanczos steps and ``probes`` probes, its gradient by conjugate gradients on Gram vectors; power_iters,
+    g and eps unused) or ``"exact"`` (the float64 QR of the forward-mode Jacobian, differentiated by autograd:
+    n Jacobian-vector products and a backward pass through them per step; the estimator settings unused). The
+    value is float64 for ``"exact"``, z's dtype otherwise. ``seed`` seeds the stochastic methods' probes.
+    """
+    _check_method(method)
+    if method == "exact":
+        half, _ = half_logdet_metric(generator_jacobian(generator, z))  # (B,) float64, -inf where J is singular
+        return prior.log_prob(z) - half
+    logdet = stochastic_logdet(metric_matvec(generator, z), z.shape[1], order=order, probes=probes,
+                               power_iters=power_iters, g=g, eps=eps, seed=seed, method=method)
+    return prior.log_prob(z) - 0.5 * logdet
+
+
+def _check_method(method: object) -> None:
+    """Raise a ValueError naming the choices unless ``method`` is one of :data:`ASCENT_METHODS`."""
+    if not isinstance(method, str) or method not in ASCENT_METHODS:
+        raise ValueError(f"method must be one of {ASCENT_METHODS}, got {method!r}; pass e.g. method=\"lanczos\"")
+
+
 def maximize_log_density(generator: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, *, steps: int,
                          lr: float = 0.01, record_every: int = 10, prior: Prior | None = None, order: int = 5,
                          probes: int = 10, power_iters: int = 10, g: float = 1.2, eps: float = 1e-2,
-                         seed: int = 0) -> AscentTrace:
-    """Ascend log p(G(z)) from each row of ``z0`` (B, n) with Adam and spectral backpropagation.
+                         seed: int = 0, method: str = "chebyshev") -> AscentTrace:
+    """Ascend log p(G(z)) from each row of ``z0`` (B, n) with Adam and the log-det gradient of ``method``.
 
     Args:
         generator: maps (B, n) to (B, ...); in eval mode, its parameters are not changed.
@@ -66,28 +103,37 @@ def maximize_log_density(generator: Callable[[torch.Tensor], torch.Tensor], z0: 
         prior: the latent prior (default standard normal); for :class:`UniformBox` the latents are projected
             back into the box after every step (paper 001 uses the uniform prior on [-1, 1]^n).
         order, probes, power_iters, g, eps: the estimator's (m, p, t, g, eps); the defaults are those of paper
-            001's Fig. 4 (c, d).
+            001's Fig. 4 (c, d). For ``method="lanczos"`` order is the number of Lanczos steps m and probes p
+            (m p matvecs for the value, plus the conjugate-gradient solves of the gradient); power_iters, g, eps
+            are unused there and by ``"exact"``.
         seed: probes of step k are drawn with seed + k.
+        method: the log-det gradient: ``"chebyshev"`` (paper 001: spectral backpropagation), ``"lanczos"``
+            (stochastic Lanczos quadrature, :func:`gandensity.numerics.lanczos.slq_logdet`) or ``"exact"`` (autograd
+            through the exact log det; see :func:`log_density_objective`).
 
     Returns:
         :class:`AscentTrace`.
+
+    Raises:
+        ValueError: bad ``z0``, ``steps``, ``record_every`` or ``method``.
+        FloatingPointError: the ascended log-density became non-finite.
     """
     if not isinstance(z0, torch.Tensor) or z0.ndim != 2:
         raise ValueError(f"z0 must be a (B, n) tensor of latents, got shape {tuple(getattr(z0, 'shape', ()))}")
     if steps < 1 or record_every < 1:
         raise ValueError(f"steps and record_every must be >= 1, got {steps} and {record_every}")
+    _check_method(method)
     prior = prior if prior is not None else StandardNormal()
-    n = z0.shape[1]
     z = z0.detach().clone().requires_grad_()
     optimizer = torch.optim.Adam([z], lr=lr)
     records, recorded_steps, estimates = [_record(generator, z, prior)], [0], []
     for step in range(1, steps + 1):
-        logdet = stochastic_logdet(metric_matvec(generator, z), n, order=order, probes=probes,
-                                   power_iters=power_iters, g=g, eps=eps, seed=seed + step)
-        log_density = prior.log_prob(z) - 0.5 * logdet  # (B,)
+        log_density = log_density_objective(generator, z, prior=prior, method=method, order=order, probes=probes,
+                                            power_iters=power_iters, g=g, eps=eps, seed=seed + step)  # (B,)
         if not torch.isfinite(log_density).all():
-            raise FloatingPointError(f"the log-density estimate became non-finite at step {step}; lower lr "
-                                     f"(now {lr}) or raise eps (now {eps})")
+            what = "log-density" if method == "exact" else "log-density estimate"
+            fix = f"or raise eps (now {eps})" if method == "chebyshev" else "(M may have become singular)"
+            raise FloatingPointError(f"the {what} became non-finite at step {step}; lower lr (now {lr}) {fix}")
         optimizer.zero_grad()
         (-log_density.sum()).backward()
         optimizer.step()
@@ -99,7 +145,8 @@ def maximize_log_density(generator: Callable[[torch.Tensor], torch.Tensor], z0: 
             records.append(_record(generator, z, prior))
             recorded_steps.append(step)
     z_r, images, exact, lam_min, lam_max = (torch.stack(t) for t in zip(*records))
-    return AscentTrace(torch.tensor(recorded_steps), z_r, images, exact, lam_min, lam_max, torch.stack(estimates))
+    return AscentTrace(torch.tensor(recorded_steps), z_r, images, exact, lam_min, lam_max, torch.stack(estimates),
+                       method)
 
 
 class AscentSummary(NamedTuple):

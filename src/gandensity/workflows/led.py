@@ -38,7 +38,8 @@ __all__ = ["Critic", "mlp_critic", "dcgan_critic", "perpendicular_energy", "log_
            "fit_mixture", "mixture_generator", "fit_images", "snapshot_models", "fit_generator_to_density", "estimate_log_normalizer",
            "normalizer_estimates", "bits_per_pixel", "raise_critic_score", "dequantize", "critic_bits_per_dim",
            "ImageScores", "score_images", "interpolate", "rank_correlation", "CriticCheck", "critic_density_check",
-           "NormalizerSnapshot", "normalizer_study"]
+           "NormalizerSnapshot", "normalizer_study", "gan_critic_loss", "gan_generator_loss", "FittedGAN",
+           "train_gan_baseline", "fit_mixture_gan"]
 
 
 def perpendicular_energy(x: Tensor, layer: nn.Linear | nn.Conv2d, t: Tensor | None = None) -> Tensor:
@@ -441,6 +442,111 @@ def fit_mixture(target: mixtures.GaussianMixture2d, spec: MixtureLED) -> FittedL
     fingerprint = f"{target.name}:{target.means.tolist()}:{target.std}:{spec.train_points}:{seed}"
     return fit_led(data, kind="mlp", generator=spec.generator_settings(), critic={"hidden": spec.critic_hidden},
                    config=spec.training, data_fingerprint=fingerprint)
+
+
+def gan_critic_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
+    """The standard GAN discriminator loss on logits d (B,): mean softplus(-d_real) + mean softplus(d_fake),
+    i.e. -mean log sigmoid(d_real) - mean log(1 - sigmoid(d_fake)) (Goodfellow et al. 2014, Eq. 1)."""
+    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+
+
+def gan_generator_loss(d_fake: Tensor) -> Tensor:
+    """The non-saturating generator loss on logits d (B,): mean softplus(-d_fake) = -mean log sigmoid(d_fake)."""
+    return F.softplus(-d_fake).mean()
+
+
+class FittedGAN(NamedTuple):
+    """A generator and critic trained as a standard GAN, in evaluation mode. The critic's output is the logit
+    of the discriminator (not a density); the generator's tracked density was not used in training.
+    history: per-step float64 tensors ``critic_loss`` and ``generator_loss``. from_cache / seconds as in
+    :class:`FittedLED`."""
+
+    generator: tracked.TrackedGenerator
+    critic: Critic
+    history: dict[str, Tensor]
+    from_cache: bool
+    seconds: float
+
+
+def train_gan_baseline(data: Tensor, generator: tracked.TrackedGenerator, critic: Critic,
+                       config: LEDConfig) -> dict[str, Tensor]:
+    """Train ``generator`` and ``critic`` in place on ``data`` (N, *shape) as a standard GAN with the
+    non-saturating generator loss: the baseline of LED with the same networks (paper 003, Table 1's "GAN" row).
+
+    Uses ``steps``, ``batch_size``, ``critic_steps``, ``lr``, ``betas``, ``dequantize`` and ``seed`` of
+    ``config``, with one Adam per network as in :func:`train_led`; ``entropy_weight``, ``normalizer_samples``,
+    ``replace_prob`` and ``snapshots`` have no role in a GAN and are ignored. Per step: ``critic_steps`` critic
+    updates on a data batch and ``batch_size`` generator samples, then one generator update on ``batch_size``
+    fresh samples; all randomness from one torch.Generator seeded by ``config.seed``. Returns the history.
+    """
+    if data.ndim < 2 or tuple(data.shape[1:]) != tuple(generator.out_shape):
+        raise ValueError(f"data of shape {tuple(data.shape)} does not match the generator's output "
+                         f"(N, {', '.join(map(str, generator.out_shape))})")
+    if not torch.isfinite(data).all():
+        raise ValueError("data contains NaN or infinite values; clean them before training")
+    device = data.device
+    rng = torch.Generator(device=device).manual_seed(config.seed)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas)
+    opt_c = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.betas)
+    history: dict[str, list[float]] = {"critic_loss": [], "generator_loss": []}
+    generator.train()
+    critic.train()
+    for step in range(1, config.steps + 1):
+        for _ in range(config.critic_steps):
+            real = data[torch.randint(0, len(data), (config.batch_size,), generator=rng, device=device)]
+            if config.dequantize:
+                real = real + config.dequantize * (torch.rand(real.shape, generator=rng, device=device) - 0.5)
+            with torch.no_grad():
+                fake = generator.sample(config.batch_size, rng=rng).x
+            loss_c = gan_critic_loss(critic(real), critic(fake))
+            opt_c.zero_grad(set_to_none=True)
+            loss_c.backward()
+            opt_c.step()
+        x = generator.sample(config.batch_size, rng=rng).x  # the tracked density is not used
+        for p in critic.parameters():
+            p.requires_grad_(False)
+        loss_g = gan_generator_loss(critic(x))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        for p in critic.parameters():
+            p.requires_grad_(True)
+        history["critic_loss"].append(float(loss_c.detach()))
+        history["generator_loss"].append(float(loss_g.detach()))
+        if not math.isfinite(history["critic_loss"][-1] + history["generator_loss"][-1]):
+            raise FloatingPointError(f"GAN training diverged at step {step} (loss is not finite); lower lr")
+    generator.eval()
+    critic.eval()
+    return {k: torch.tensor(v, dtype=torch.float64) for k, v in history.items()}
+
+
+def fit_mixture_gan(target: mixtures.GaussianMixture2d, spec: MixtureLED) -> FittedGAN:
+    """The GAN baseline of :func:`fit_mixture`: the same generator and critic networks (same initialisation),
+    the same data, steps, batch and Adam settings, trained by :func:`train_gan_baseline`; trained or loaded from the
+    cache. The cache key holds only the settings a GAN uses, so specs that differ in LED-only settings (k, K,
+    replacement, snapshots) share one entry."""
+    if not isinstance(spec, MixtureLED):
+        raise TypeError(f"spec must be a MixtureLED, got {type(spec).__name__}")
+    cfg = spec.training
+    data = target.sample(spec.train_points, torch.Generator().manual_seed(cfg.seed))
+    fingerprint = f"{target.name}:{target.means.tolist()}:{target.std}:{spec.train_points}:{cfg.seed}"
+    generator, critic = spec.generator_settings(), {"hidden": spec.critic_hidden}
+    used = {k: getattr(cfg, k) for k in ("steps", "batch_size", "critic_steps", "lr", "betas", "dequantize", "seed")}
+    parts = {"kind": "mlp", "generator": generator, "critic": critic, "config": used, "data": fingerprint,
+             "code": cache.code_version(tracked, sys.modules[__name__])}
+
+    def run() -> dict[str, Any]:
+        g, c = build("mlp", generator, critic, cfg.seed)
+        start = time.perf_counter()
+        history = train_gan_baseline(data, g, c, cfg)
+        return {"generator": g.state_dict(), "critic": c.state_dict(), "history": history,
+                "seconds": time.perf_counter() - start}
+
+    entry, hit, _ = cache.cached("gan-mlp", parts, run)
+    g, c = build("mlp", generator, critic, cfg.seed)
+    g.load_state_dict(entry["generator"])
+    c.load_state_dict(entry["critic"])
+    return FittedGAN(g.eval(), c.eval(), entry["history"], hit, float(entry["seconds"]))
 
 
 def fit_images(images: Tensor, data_fingerprint: str, spec: ImageLED, *,
