@@ -218,21 +218,36 @@ class FittedLED(NamedTuple):
     seconds: float
 
 
+def _training_setup(data: Tensor, generator: tracked.TrackedGenerator, critic: Critic, config: LEDConfig
+                    ) -> tuple[torch.Generator, torch.optim.Adam, torch.optim.Adam]:
+    """Check ``data`` against the generator, and return the seeded torch.Generator and one Adam per network
+    (appendix B.1) that LED and its GAN baseline train with."""
+    if data.ndim < 2 or tuple(data.shape[1:]) != tuple(generator.out_shape):
+        raise ValueError(f"data of shape {tuple(data.shape)} does not match the generator's output "
+                         f"(N, {', '.join(map(str, generator.out_shape))})")
+    if not torch.isfinite(data).all():
+        raise ValueError("data contains NaN or infinite values; clean them before training")
+    rng = torch.Generator(device=data.device).manual_seed(config.seed)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas)
+    opt_c = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.betas)
+    return rng, opt_g, opt_c
+
+
+def _data_batch(data: Tensor, config: LEDConfig, rng: torch.Generator) -> Tensor:
+    """A batch of ``config.batch_size`` rows of ``data`` drawn with replacement, dequantized if configured."""
+    real = data[torch.randint(0, len(data), (config.batch_size,), generator=rng, device=data.device)]
+    if config.dequantize:
+        real = real + config.dequantize * (torch.rand(real.shape, generator=rng, device=data.device) - 0.5)
+    return real
+
+
 def train_led(data: Tensor, generator: tracked.TrackedGenerator, critic: Critic, config: LEDConfig, *,
               progress: bool = False) -> tuple[dict[str, Tensor], dict[int, tuple[dict, dict]]]:
     """Train ``generator`` and ``critic`` in place on ``data`` (N, *shape); returns (history, snapshots).
 
     Seeded by ``config.seed``: batches, latents, noise and replacements come from one torch.Generator.
     """
-    if data.ndim < 2 or tuple(data.shape[1:]) != tuple(generator.out_shape):
-        raise ValueError(f"data of shape {tuple(data.shape)} does not match the generator's output "
-                         f"(N, {', '.join(map(str, generator.out_shape))})")
-    if not torch.isfinite(data).all():
-        raise ValueError("data contains NaN or infinite values; clean them before training")
-    device = data.device
-    rng = torch.Generator(device=device).manual_seed(config.seed)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas)
-    opt_c = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.betas)
+    rng, opt_g, opt_c = _training_setup(data, generator, critic, config)
     n_fake = max(config.batch_size, config.normalizer_samples)
     history: dict[str, list[float]] = {k: [] for k in ("critic_loss", "generator_loss", "log_alpha", "log_pg")}
     snapshots: dict[int, tuple[dict, dict]] = {}
@@ -244,9 +259,7 @@ def train_led(data: Tensor, generator: tracked.TrackedGenerator, critic: Critic,
         bar = tqdm(total=config.steps, desc="LED", unit="step", file=sys.stderr)
     for step in range(1, config.steps + 1):
         for _ in range(config.critic_steps):
-            real = data[torch.randint(0, len(data), (config.batch_size,), generator=rng, device=device)]
-            if config.dequantize:
-                real = real + config.dequantize * (torch.rand(real.shape, generator=rng, device=device) - 0.5)
+            real = _data_batch(data, config, rng)
             with torch.no_grad():
                 s = generator.sample(n_fake, rng=rng)
             y, log_q, _ = normal_replacement(s.x[:config.normalizer_samples], s.log_density[:config.normalizer_samples],
@@ -479,23 +492,13 @@ def train_gan_baseline(data: Tensor, generator: tracked.TrackedGenerator, critic
     updates on a data batch and ``batch_size`` generator samples, then one generator update on ``batch_size``
     fresh samples; all randomness from one torch.Generator seeded by ``config.seed``. Returns the history.
     """
-    if data.ndim < 2 or tuple(data.shape[1:]) != tuple(generator.out_shape):
-        raise ValueError(f"data of shape {tuple(data.shape)} does not match the generator's output "
-                         f"(N, {', '.join(map(str, generator.out_shape))})")
-    if not torch.isfinite(data).all():
-        raise ValueError("data contains NaN or infinite values; clean them before training")
-    device = data.device
-    rng = torch.Generator(device=device).manual_seed(config.seed)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas)
-    opt_c = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.betas)
+    rng, opt_g, opt_c = _training_setup(data, generator, critic, config)
     history: dict[str, list[float]] = {"critic_loss": [], "generator_loss": []}
     generator.train()
     critic.train()
     for step in range(1, config.steps + 1):
         for _ in range(config.critic_steps):
-            real = data[torch.randint(0, len(data), (config.batch_size,), generator=rng, device=device)]
-            if config.dequantize:
-                real = real + config.dequantize * (torch.rand(real.shape, generator=rng, device=device) - 0.5)
+            real = _data_batch(data, config, rng)
             with torch.no_grad():
                 fake = generator.sample(config.batch_size, rng=rng).x
             loss_c = gan_critic_loss(critic(real), critic(fake))
