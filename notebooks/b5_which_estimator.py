@@ -547,7 +547,9 @@ beats = [
 plain, most = deflated[0], deflated[-1]
 run.glue("b5-defl-q", plain.vectors)
 run.glue("b5-defl-rel0", plain.rel_error_params, ".2f")
-same_size = abs(plain.rel_error_params - slq_g.rel_error_params) < 0.25 * slq_g.rel_error_params
+same_size = (
+    abs(plain.rel_error_params - slq_g.rel_error_params) < 0.25 * slq_g.rel_error_params
+)
 run.glue(
     "b5-defl-solves",
     "about as large as (the solves are not the problem)" if same_size else "against",
@@ -577,7 +579,8 @@ display(table.style.format(precision=3))
 
 # %%
 # Fails unless the deflated estimate at the largest k is closer to the exact weight
-# gradient than Chebyshev's (cosine and relative error) and than the plain Gram estimate.
+# gradient than Chebyshev's (cosine and relative error) and than the plain Gram
+# estimate.
 run.claim(
     "001",
     "beyond the paper",
@@ -590,7 +593,9 @@ run.claim(
     f"{cheb_g.rel_error_params:.2f})",
     verdict=claims.all_of(
         claims.above(
-            most.cosine_params - cheb_g.cosine_params, 0.0, what="cosine gain over Chebyshev"
+            most.cosine_params - cheb_g.cosine_params,
+            0.0,
+            what="cosine gain over Chebyshev",
         ),
         claims.below(
             most.rel_error_params - cheb_g.rel_error_params,

@@ -140,9 +140,9 @@ run.glue("c4-dims", D)
 run.glue("c4-hidden", ", ".join(str(h) for h in flow_config.hidden))
 run.glue("c4-best-epoch", flow.best_epoch)
 run.glue("c4-epochs", flow_config.epochs)
-run.glue("c4-stopping", ", the last: the flow was still improving, and more epochs "
-         "would raise its likelihoods" if flow.best_epoch == flow_config.epochs else
-         "; it did not improve after that epoch")
+last_best = flow.best_epoch == flow_config.epochs
+run.glue("c4-stopping", ", the last: the held-out likelihood was still rising when "
+         "training stopped" if last_best else "; it did not improve after that epoch")
 
 
 def to_ll(log_p):
@@ -418,8 +418,8 @@ _ = run.glue("c4-c2-reading", "is not peculiar to the GAN: a likelihood model tr
 # ## What carries over
 #
 # Table 1's point is {glue:text}`c4-table1` on MNIST-5k: the flow's test log-likelihood minus the
-# GAN's AIS estimate is {glue:text}`c4-gap` bits/dim, for a small flow trained for about a minute (the
-# paper's gaps are 3.3-4.3 bits/dim, for large models on colour images). The numbers themselves are
+# GAN's AIS estimate is {glue:text}`c4-gap` bits/dim, for a small flow trained for
+# {glue:text}`c4-epochs` epochs (the paper's gaps are 3.3-4.3 bits/dim, for large models on colour images). The numbers themselves are
 # not comparable with the paper's: MNIST's black background is nearly free for any model that learns
 # it.
 #
@@ -427,7 +427,7 @@ _ = run.glue("c4-c2-reading", "is not peculiar to the GAN: a likelihood model tr
 # finding, that the DCGAN gives single-colour images far lower likelihoods than test digits,
 # {glue:text}`c4-c2-reading`. The paper's preference for flat images is a finding about models of
 # natural images, whose flat images lie close to their training domain; on MNIST the only such image
-# is the black one. {glue:text}`c4-black-both` (Issue 16 plans natural-image GANs for this book.)
+# is the black one. {glue:text}`c4-black-both`
 
 # %%
 run.show_claims()
