@@ -75,3 +75,45 @@ def test_counts_analyse_and_ratios():
     assert factors.mean_ratio(pairs) == 3.0 / 2.0
     quads = np.array([[1.0, 2.0, 1.0, 1.0], [1.0, 2.0, 1.0, 1.0]])
     assert abs(factors.log_ratio_gap(quads) - np.log(2.0)) < 1e-12
+
+
+def test_change_map_overlap_matches_the_closed_form_of_a_linear_generator():
+    from gandensity.numerics.factors import change_map_overlap, gaussian_directions
+
+    G, _ = linear_generator([3.0, 2.0, 1.0, 0.5])
+    w = G(torch.eye(4, dtype=torch.float64)).T  # (m, n): G(z) = W z
+    z = torch.randn(3, 4, dtype=torch.float64)
+    d = gaussian_directions((3, 5), 4, seed=1)
+    out = change_map_overlap(G, z, d, step=0.7)
+    # Brute force: the map of d is |W d| * step, independent of z; cosines pair by pair, in loops.
+    for b in range(3):
+        maps = [(w @ d[b, i]).abs() * 0.7 for i in range(5)]
+        for i in range(5):
+            for k in range(5):
+                cos = maps[i] @ maps[k] / (maps[i].norm() * maps[k].norm())
+                torch.testing.assert_close(out.matrix[b, i, k], cos)
+        off = sum(out.matrix[b, i, k] for i in range(5) for k in range(5) if i != k) / 20
+        torch.testing.assert_close(out.off_diagonal[b], off)
+
+
+def test_change_map_overlap_can_fail_and_checks_inputs():
+    import pytest
+
+    from gandensity.numerics.factors import change_map_overlap, gaussian_directions, mean_difference
+
+    G, _ = linear_generator([1.0, 1.0, 1.0])
+    z = torch.zeros(2, 3, dtype=torch.float64)
+    same = gaussian_directions((2, 1), 3, seed=0).expand(2, 4, 3)
+    torch.testing.assert_close(change_map_overlap(G, z, same, 1.0).off_diagonal, torch.ones(2, dtype=torch.float64))
+    # Directions whose images touch disjoint pixels do not overlap at all.
+    disjoint = lambda z: torch.cat([z, torch.zeros(z.shape[0], 5, dtype=z.dtype)], 1)  # noqa: E731
+    eye = torch.eye(3, dtype=torch.float64).expand(2, 3, 3)
+    assert change_map_overlap(disjoint, z, eye, 1.0).off_diagonal.abs().max() == 0
+    assert gaussian_directions((4000,), 9, seed=2).norm(dim=-1).pow(2).mean().sub(9).abs() < 0.5
+    assert mean_difference([[1.0, 3.0], [2.0, 4.0]]) == -2.0
+    with pytest.raises(ValueError, match="K >= 2"):
+        change_map_overlap(G, z, same[:, :1], 1.0)
+    with pytest.raises(ValueError, match="step"):
+        change_map_overlap(G, z, same, 0.0)
+    with pytest.raises(ValueError, match="unchanged"):
+        change_map_overlap(G, z, torch.zeros(2, 2, 3, dtype=torch.float64), 1.0)

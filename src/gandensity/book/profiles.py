@@ -261,13 +261,19 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # 256 features and 8 blocks and does not state its iterations, batch, K, k or sigmas; the cpu profile trains a
     # 32-feature, 2-block generator for 1,000 steps per run (about 8 s). The entropy weight 0.5 (appendix B.4 scales
     # the entropy term down without a value), half of the proposal samples replaced by N(0, I) (appendix B.3), Adam
-    # lr 1e-3 (appendix B.1) are ours where the paper is silent.
+    # lr 1e-3 (appendix B.1) are ours where the paper is silent. The critic's normalizer by quadrature on the plotted
+    # box widened ``quadrature_widen`` times with ``quadrature_cells`` cells per axis (the grid's critic, nearly
+    # flat, has mass outside its plotted box: at cpu a box 2x as wide still missed 0.01 nats, 4x as wide with cells
+    # twice as wide as the plotted box's agreed with the Gaussian proposal), and by importance sampling from a
+    # Gaussian with ``exact_proposal_samples`` draws.
     "d2_mixtures": {
         p: {"runs": runs, "samples": samples, "steps": steps, "batch_size": batch, "normalizer_samples": 256,
             "entropy_weight": 0.5, "replace_prob": 0.5, "features": features, "blocks": blocks, "copy_sigma": 0.1,
             "reduce_sigma": 1.0, "critic_hidden": hidden, "train_points": 20000, "capacity": capacity,
             "alpha_counts": counts, "alpha_repeats": repeats, "snapshots": snapshots, "grid": grid,
-            "quadrature": 5 * grid, "gap_samples": 100_000 if p == "smoke" else 1_000_000}
+            "quadrature": 5 * grid, "gap_samples": 100_000 if p == "smoke" else 1_000_000,
+            "quadrature_widen": {"ring": 1, "grid": 4}, "quadrature_cells": {"ring": 5 * grid, "grid": 10 * grid},
+            "exact_proposal_samples": {"smoke": 20_000, "cpu": 1_000_000, "paper": 4_000_000}[p]}
         for p, runs, samples, steps, batch, features, blocks, hidden, capacity, counts, repeats, snapshots, grid in (
             ("smoke", 2, 500, 30, 64, 8, 1, 32, [(8, 1), (16, 1)], [1, 16, 256], 5, [10, 30], 60),
             ("cpu", 5, 2500, 1000, 128, 32, 2, 128, [(8, 1), (32, 1), (32, 2), (64, 4)],
@@ -286,7 +292,9 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             "noise_sigma": 1.0, "reduce_sigma": 0.5, "critic_width": width, "perpendicular": True,
             "steps": steps, "batch_size": batch, "normalizer_samples": ks, "entropy_weight": 0.01,
             "replace_prob": 0.1, "lr": 1e-3, "dequantize": 2 / 256, "alpha_samples": n_alpha,
-            "test_images": n_test, "ood_images": n_ood, "ascent_steps": ascent, "grid": grid,}
+            "test_images": n_test, "ood_images": n_ood, "ascent_steps": ascent, "grid": grid,
+            # Adam steps of the MNIST classifier whose features give the Frechet distance (not FID)
+            "classifier_steps": {"smoke": 60, "cpu": 1500, "paper": 3000}[p]}
         for p, data, size, latent, shuffles, width, steps, batch, ks, n_alpha, n_test, n_ood, ascent, grid in (
             ("smoke", "mnist5k", 16, 16, 2, 8, 5, 16, [1, 8], 256, 64, 32, 5, 16),
             ("cpu", "mnist5k", 16, 32, 2, 16, 600, 64, [1, 64], 4096, 1000, 200, 100, 64),

@@ -12,6 +12,11 @@ more than a random direction does:
 The paper writes the random direction as eps ~ N(0, I); a Gaussian step is sqrt(n) times longer than a unit
 eigenvector, which would make every delta(j, i) small, so here (as the paper's reported v_eff > 1 implies) the
 random direction is normalised to unit length, like the eigenvectors.
+
+For the distinctness measure (:func:`change_map_overlap`) the reference is the paper's literal one: section 5
+obtains random directions "by sampling from a spherical normal distribution" and steps alpha * eps with
+eps ~ N(0, I), unnormalised (:func:`gaussian_directions`). The overlap of two change maps is a cosine, so it does
+not depend on a direction's length to first order; the literal reading costs nothing there.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import torch
 from gandensity.numerics.spectral import exact_metric
 
 __all__ = ["metric_eigen", "random_unit_directions", "perturb", "relative_changes", "effective_dimension",
-           "eigen_counts", "FactorAnalysis", "analyse", "mean_ratio", "log_ratio_gap"]
+           "eigen_counts", "FactorAnalysis", "analyse", "mean_ratio", "log_ratio_gap", "gaussian_directions",
+           "ChangeMapOverlap", "change_map_overlap", "mean_difference"]
 
 
 def metric_eigen(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
@@ -132,3 +138,69 @@ def log_ratio_gap(quads: torch.Tensor | np.ndarray) -> float:
     """log mean_ratio(quads[:, :2]) - log mean_ratio(quads[:, 2:]) for (N, 4) per-latent values."""
     quads = np.asarray(quads, dtype=float)
     return float(np.log(mean_ratio(quads[:, :2])) - np.log(mean_ratio(quads[:, 2:])))
+
+
+def gaussian_directions(shape: tuple[int, ...], n: int, seed: int) -> torch.Tensor:
+    """(…, n) directions eps ~ N(0, I) as paper 001 section 5 writes them (not normalised), float64, seeded."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}; pass the latent dimension")
+    return torch.randn(*shape, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+class ChangeMapOverlap(NamedTuple):
+    """Cosine similarities between the absolute pixel-change maps of K directions at B latents.
+
+    Attributes:
+        matrix: (B, K, K) float64, entry (b, i, k) = cos(|G(z_b + step d_bi) - G(z_b)|, |G(z_b + step d_bk) - G(z_b)|);
+            1 on the diagonal.
+        off_diagonal: (B,) float64, the mean of the K (K - 1) off-diagonal entries per latent (0: the directions
+            change disjoint pixels; 1: they change the same pixels in the same proportions).
+    """
+
+    matrix: torch.Tensor
+    off_diagonal: torch.Tensor
+
+
+@torch.no_grad()
+def change_map_overlap(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, directions: torch.Tensor,
+                       step: float) -> ChangeMapOverlap:
+    """How much the image regions changed by different directions overlap: a measure of distinct attributes.
+
+    Args:
+        z: (B, n) latents.
+        directions: (B, K, n) directions per latent (rows), K >= 2, e.g. the top eigenvectors or N(0, I) draws.
+        step: the perturbation size alpha (> 0, finite).
+
+    Returns:
+        :class:`ChangeMapOverlap` with the (B, K, K) cosine matrices of the maps |G(z + step d) - G(z)| and their
+        (B,) mean off-diagonal entries.
+    """
+    if z.ndim != 2:
+        raise ValueError(f"z must have shape (B, n), got {tuple(z.shape)}")
+    if directions.ndim != 3 or directions.shape[0] != z.shape[0] or directions.shape[2] != z.shape[1]:
+        raise ValueError(f"directions must have shape (B, K, n) = ({z.shape[0]}, K, {z.shape[1]}), "
+                         f"got {tuple(directions.shape)}")
+    if directions.shape[1] < 2:
+        raise ValueError(f"directions needs K >= 2 directions per latent to overlap, got {directions.shape[1]}")
+    if not torch.isfinite(directions).all() or not torch.isfinite(z).all():
+        raise ValueError("z and directions must be finite; got NaN or inf")
+    if not (isinstance(step, (int, float)) and np.isfinite(step) and step > 0):
+        raise ValueError(f"step must be a positive finite number, got {step!r}")
+    b, k, _ = directions.shape
+    base = generator(z).cpu().reshape(b, -1).double()  # (B, m)
+    moved = perturb(generator, z, directions, step).reshape(b, k, -1).double()  # (B, K, m)
+    maps = (moved - base[:, None, :]).abs()
+    norms = maps.norm(dim=-1, keepdim=True)
+    if (norms == 0).any():
+        raise ValueError("a direction leaves the image unchanged (zero change map); its overlap is undefined: "
+                         "drop zero directions or use a larger step")
+    unit = maps / norms
+    matrix = unit @ unit.transpose(1, 2)  # (B, K, K)
+    off = (matrix.sum((1, 2)) - matrix.diagonal(dim1=1, dim2=2).sum(-1)) / (k * (k - 1))
+    return ChangeMapOverlap(matrix, off)
+
+
+def mean_difference(pairs: torch.Tensor | np.ndarray) -> float:
+    """mean(pairs[:, 0]) - mean(pairs[:, 1]) for (N, 2) per-latent values (a bootstrap statistic over latents)."""
+    pairs = np.asarray(pairs, dtype=float)
+    return float(pairs[:, 0].mean() - pairs[:, 1].mean())

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gandensity.workflows import cache
-from gandensity.numerics import ais, mixtures, tracked
+from gandensity.numerics import ais, importance, mixtures, tracked
 from gandensity.numerics.priors import StandardNormal
 from gandensity.workflows.training import progress_enabled
 
@@ -730,28 +730,41 @@ class CriticCheck(NamedTuple):
     """The critic of a 2-D LED against the truth. log_alpha_quadrature: log of the integral of N_theta on a grid.
     log_alpha_importance: log alpha-hat from generator samples (Eq. 2). critic / true: (M,) log-densities of
     held-out data under N_theta / alpha (quadrature) and under the mixture. uniform: the log-density of a uniform
-    density on the box."""
+    density on the box. exact_proposal: log alpha-hat by importance sampling from a Gaussian (whose density is
+    exact) with the held-out data's mean and twice its standard deviations
+    (:func:`gandensity.numerics.importance.gaussian_proposal_log_normalizer`)."""
 
     log_alpha_quadrature: float
     log_alpha_importance: float
     critic: Tensor
     true: Tensor
     uniform: float
+    exact_proposal: importance.LogNormalizer | None = None
 
 
 @torch.no_grad()
 def critic_density_check(fit: FittedLED, target: mixtures.GaussianMixture2d,
                          bounds: tuple[float, float, float, float], *, quadrature: int, held_out: int = 5000,
-                         importance_samples: int = 4096, seed: int = 0) -> CriticCheck:
-    """Normalize a 2-D critic by quadrature on ``quadrature`` x ``quadrature`` cells of ``bounds``, score
-    ``held_out`` fresh data points with it, and estimate its normalizer with the generator as LED does."""
-    _, _, log_n = mixtures.log_density_grid(fit.critic, bounds, quadrature)
-    log_alpha = mixtures.grid_log_integral(log_n, bounds)
+                         importance_samples: int = 4096, exact_samples: int = 200_000,
+                         quadrature_bounds: tuple[float, float, float, float] | None = None,
+                         seed: int = 0) -> CriticCheck:
+    """Normalize a 2-D critic by quadrature on ``quadrature`` x ``quadrature`` cells of ``quadrature_bounds``
+    (default ``bounds``; a critic with mass outside the box needs a wider one), score ``held_out`` fresh data
+    points with it, estimate its normalizer with the generator as LED does (``importance_samples`` draws), and with
+    ``exact_samples`` draws of a Gaussian proposal whose density is exact (the held-out data's mean, covariance
+    scaled by 4). ``uniform`` is the uniform density on ``bounds``."""
+    box = bounds if quadrature_bounds is None else quadrature_bounds
+    _, _, log_n = mixtures.log_density_grid(fit.critic, box, quadrature)
+    log_alpha = mixtures.grid_log_integral(log_n, box)
     x = target.sample(held_out, torch.Generator().manual_seed(seed))
     log_alpha_is = estimate_log_normalizer(fit.critic, fit.generator, importance_samples,
                                            rng=torch.Generator().manual_seed(seed + 1)).item()
+    xd = x.double().cpu()
+    scale_tril = torch.linalg.cholesky(4.0 * torch.cov(xd.T))
+    exact = importance.gaussian_proposal_log_normalizer(fit.critic, xd.mean(0).to(x.dtype), scale_tril.to(x.dtype),
+                                                        exact_samples, rng=torch.Generator().manual_seed(seed + 2))
     return CriticCheck(log_alpha, log_alpha_is, (fit.critic(x) - log_alpha).cpu(), target.log_prob(x).cpu(),
-                       mixtures.uniform_log_density(bounds))
+                       mixtures.uniform_log_density(bounds), exact)
 
 
 class NormalizerSnapshot(NamedTuple):
