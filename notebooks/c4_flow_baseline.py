@@ -324,7 +324,7 @@ display(Markdown(pd.DataFrame({
 # ```
 
 # %%
-ood = list(likelihoods.OOD_GROUPS)
+ood = [n for n in groups if n in likelihoods.OOD_GROUPS]
 # P(an OOD image is more likely than a test digit): the AUROC of "OOD above test";
 # stratified bootstrap over the images of both groups.
 p_more = {(model, n): claims.Estimate(*likelihoods.bootstrap_interval(

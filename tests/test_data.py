@@ -323,3 +323,28 @@ def test_torchvision_celeba_format_center_crops(tmp_path, monkeypatch):
     check_images(full, 1, 3, data.CELEBA_CROP)
     crop = torch.from_numpy(pixels[names[3]][20:198]).permute(2, 0, 1).float() / 255 * 2 - 1  # rows 20..197
     assert torch.allclose(full.images[0], crop, atol=1e-6)
+
+
+def test_texture_patches_are_windows_of_the_textures_and_seeded():
+    tex = data.texture_patches(30)
+    check_images(tex, 30, 3)
+    assert tex.labels.tolist() == [i % len(data.TEXTURES) for i in range(30)]
+    assert not set(data.TEXTURES) & set(data.PHOTOS)  # natural images no GAN of the book trains on
+    photos = data._photos(round(32 / data.PATCH_FRACTION), data.TEXTURES)
+    for p, photo in enumerate(photos):
+        k = int(torch.nonzero(tex.labels == p)[0])
+        windows = np.lib.stride_tricks.sliding_window_view(photo, (3, 32, 32))[0]
+        err = np.abs(windows - (tex.images[k].numpy() + 1) / 2).max(axis=(2, 3, 4))
+        assert err.min() < 1e-6
+    assert torch.equal(data.load("texture_patches", split="all", n=30).images, tex.images)
+    assert not torch.equal(data.texture_patches(30, seed=1).images, tex.images)
+
+
+def test_uniform_noise():
+    noise = data.load("uniform_noise", split="all", n=200, channels=1, size=8)
+    check_images(noise, 200, 1, 8)
+    assert abs(float(noise.images.mean())) < 0.02 and abs(float(noise.images.var()) - 1 / 3) < 0.01
+    assert (noise.labels == -1).all()
+    assert torch.equal(data.uniform_noise(5, seed=3).images, data.uniform_noise(5, seed=3).images)
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        data.uniform_noise(0)

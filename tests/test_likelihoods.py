@@ -173,3 +173,51 @@ def test_image_groups_refuse_bad_counts_and_configs(generator):
         likelihoods.image_groups(generator, cfg, sigma2=0.05)
     with pytest.raises(ValueError, match="AISConfig.chains must be an int >= 1"):
         likelihoods.AISConfig(steps=5, chains=0, leapfrog=2)
+
+
+class _LinearGenerator(torch.nn.Module):
+    """G(z) = W z + b on 2 latents into 1x2x2 images: p(x) = N(b, W W^T + sigma2 I) in closed form."""
+
+    def __init__(self, w: torch.Tensor, b: torch.Tensor) -> None:
+        super().__init__()
+        self.w, self.b = torch.nn.Parameter(w), torch.nn.Parameter(b)
+        self.latent_dim = 2
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return (z @ self.w.T + self.b).reshape(-1, 1, 2, 2)
+
+
+def test_classify_by_likelihood_matches_the_closed_form(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANDENSITY_CACHE_DIR", str(tmp_path))
+    rng = torch.Generator().manual_seed(0)
+    gens = [_LinearGenerator(torch.randn(4, 2, generator=rng, dtype=torch.float64),
+                             3 * torch.randn(4, generator=rng, dtype=torch.float64)) for _ in range(3)]
+    sigma2 = [0.1, 0.2, 0.05]
+    x = torch.cat([g(torch.randn(2, 2, generator=rng, dtype=torch.float64)) for g in gens])
+    out = likelihoods.classify_by_likelihood(gens, x, sigma2, likelihoods.AISConfig(300, 8, 10, seed=1))
+    exact = torch.stack([torch.distributions.MultivariateNormal(
+        g.b.detach(), g.w.detach() @ g.w.detach().T + s2 * torch.eye(4)).log_prob(x.flatten(1))
+        for g, s2 in zip(gens, sigma2)], 1)
+    assert out.log_likelihood.shape == (6, 3) and out.hits == 0
+    assert (out.log_likelihood - exact).abs().max() < 1.0  # AIS noise here is ~0.3 nats
+    assert torch.equal(out.predicted, exact.argmax(1))
+    again = likelihoods.classify_by_likelihood(gens, x, sigma2, likelihoods.AISConfig(300, 8, 10, seed=1))
+    assert again.hits == 3 and torch.equal(again.log_likelihood, out.log_likelihood)
+    with pytest.raises(ValueError, match="one sigma2 per generator"):
+        likelihoods.classify_by_likelihood(gens, x, sigma2[:2], likelihoods.AISConfig(2, 1, 1))
+    with pytest.raises(TypeError, match="AISConfig"):
+        likelihoods.classify_by_likelihood(gens, x, sigma2, {"steps": 2})
+
+
+def test_regime_puts_the_natural_gan_over_the_top_level():
+    cfg = chapter_config("c2_gan_density", "cpu")
+    natural = specs.regime(cfg, "natural")
+    assert specs.gan_spec(natural) == specs.gan_spec(chapter_config("a2_sanity_checks", "cpu"), "natural")
+    assert specs.regime(cfg) == dict(cfg) and natural["ais_steps"] == cfg.ais_steps
+    names = [n for n, _ in specs.image_groups(natural).sizes]
+    assert names[:3] == ["test", "train", "generated"] and "texture patches" in names
+    with pytest.raises(ValueError, match="no GAN 'cifar'"):
+        specs.regime(cfg, "cifar")
+    c1, c5 = chapter_config("c1_gan_manifold", "cpu"), chapter_config("c5_classification", "cpu")
+    assert specs.class_gans(c1) == specs.class_gans(c5)  # one cache entry per class GAN
+    assert specs.class_gans(specs.regime(c1, "natural")) == specs.class_gans(specs.regime(c5, "natural"))

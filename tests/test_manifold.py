@@ -63,3 +63,14 @@ def test_class_errors_split_by_label():
     assert torch.equal(split.off_class.sort().values, torch.tensor([0.05, 0.2, 0.3, 0.5]))
     with pytest.raises(ValueError):
         class_errors_split(errors, torch.tensor([0]))
+
+
+def test_train_class_gans_needs_labels_zero_to_k():
+    from gandensity.workflows.manifold import train_class_gans
+    from gandensity.workflows.models import DCGANConfig
+    from gandensity.workflows.training import TrainConfig
+    images = torch.zeros(4, 1, 32, 32)
+    for labels in ([-1, -1, -1, -1], [0, 0, 0, 0], [0, 2, 0, 2]):
+        with pytest.raises(ValueError, match="labels 0..K-1"):
+            train_class_gans(ImageData(images, torch.tensor(labels), "x", "x"), DCGANConfig(width=8),
+                             TrainConfig(epochs=1, batch_size=2), use_cache=False)

@@ -72,6 +72,43 @@ SHARED: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
+# Paper 002's out-of-distribution groups (chapters C1-C3, C5), by GAN: the MNIST DCGAN's (single colours as in the
+# paper, scikit-learn digits standing in for SVHN, natural photographs) and the natural-image DCGAN's (single colours,
+# both digit sets as 32x32x3, noise, and close-up photographs of textures that it did not train on).
+OOD_MNIST = ["single colours", "sklearn digits", "photo patches"]
+OOD_NATURAL = ["single colours", "MNIST digits", "sklearn digits", "noise", "texture patches"]
+
+# Paper 002's per-class GANs (chapters C1 and C5 share them through the cache): at cpu the MNIST class GANs see 400
+# digits each: batch 32 and Adam lr 1e-3 (5x the DCGAN default) train them in 360 steps to reconstruction errors like
+# the full GAN's; the paper profile keeps the DCGAN defaults. The natural-image GAN's classes are the source photos
+# of the patches at smoke and cpu (nine scenes, about 220 training patches each, hence more epochs for about as many
+# steps), CIFAR-10's classes at paper. ``class_test`` held-out images, spread evenly over the classes, are
+# classified.
+SHARED["class_gans"] = {
+    "smoke": {"class_width": 8, "class_epochs": 1, "class_lr": 1e-3, "class_batch": 32, "class_test": 10,
+              "class_calibration": 256},
+    "cpu": {"class_width": 16, "class_epochs": 30, "class_lr": 1e-3, "class_batch": 32, "class_test": 30,
+            "class_calibration": 4096},
+    "paper": {"class_width": 64, "class_epochs": 25, "class_lr": 2e-4, "class_batch": 64, "class_test": 1000,
+              "class_calibration": 4096},
+}
+_NATURAL_CLASS_EPOCHS = {"smoke": 1, "cpu": 50, "paper": 25}
+_NATURAL_GROUP_SIZES = {
+    "smoke": {"test": 4, "train": 4, "generated": 6, **{n: 3 for n in OOD_NATURAL}},
+    "cpu": {"test": 24, "train": 20, "generated": 32, **{n: 10 for n in OOD_NATURAL}},
+    "paper": {"test": 500, "train": 500, "generated": 1000, **{n: 200 for n in OOD_NATURAL}},
+}
+
+
+def _natural(profile: str) -> dict[str, Any]:
+    """The natural-image GAN of chapters C1-C3 and C5, a sub-dictionary ``natural`` of their settings (see
+    :func:`gandensity.book.specs.regime`): A2-A4's DCGAN (the same cache entry), its OOD groups, its group sizes for
+    the likelihoods and its class GANs' epochs."""
+    return {**SHARED["natural_dcgan"][profile], "ood": list(OOD_NATURAL),
+            "group_sizes": dict(_NATURAL_GROUP_SIZES[profile]),
+            "class_epochs": _NATURAL_CLASS_EPOCHS[profile]}
+
+
 # Paper 001 section 4: DCGANs on 64x64 CelebA, five layers, uniform prior on [-1, 1]^nz, RMSProp (lr 1e-4, decay
 # 0.9), batch 32. The paper trains 750k iterations (about 120 epochs of CelebA); 10 epochs here keep a GPU run
 # to about an hour. Its translated LeakyReLU and weight-normalised discriminator are not reproduced.
@@ -200,22 +237,21 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # cpu the per-class GANs see 400 digits each: batch 32 and Adam lr 1e-3 (5x the DCGAN default) train them in
     # 360 steps to reconstruction errors like the full GAN's; the paper profile keeps the DCGAN defaults.
     "c1_gan_manifold": {
-        p: {**SHARED["mnist_dcgan"][p], **settings}
+        p: {**SHARED["mnist_dcgan"][p], **SHARED["class_gans"][p], "ood": list(OOD_MNIST), **settings,
+            "natural": _natural(p)}
         for p, settings in (
             ("smoke", {"group_size": 4, "inv_steps": 10, "inv_restarts": 1, "inv_candidates": 32,
-                       "class_width": 8, "class_epochs": 1, "class_lr": 1e-3, "class_batch": 32, "class_test": 10, "cls_steps": 5, "cls_restarts": 1,
-                       "cls_candidates": 16, "class_calibration": 256, "grid": 4}),
+                       "cls_steps": 5, "cls_restarts": 1, "cls_candidates": 16, "grid": 4}),
             ("cpu", {"group_size": 24, "inv_steps": 100, "inv_restarts": 2, "inv_candidates": 200,
-                     "class_width": 16, "class_epochs": 30, "class_lr": 1e-3, "class_batch": 32, "class_test": 30, "cls_steps": 50, "cls_restarts": 1,
-                     "cls_candidates": 100, "class_calibration": 4096, "grid": 8}),
+                     "cls_steps": 50, "cls_restarts": 1, "cls_candidates": 100, "grid": 8}),
             ("paper", {"group_size": 500, "inv_steps": 500, "inv_restarts": 4, "inv_candidates": 500,
-                       "class_width": 64, "class_epochs": 25, "class_lr": 2e-4, "class_batch": 64, "class_test": 1000, "cls_steps": 500, "cls_restarts": 4,
-                       "cls_candidates": 500, "class_calibration": 4096, "grid": 16}))
+                       "cls_steps": 500, "cls_restarts": 4, "cls_candidates": 500, "grid": 16}))
     },
     # Paper 002 sections 4.1-4.2: likelihoods of the MNIST DCGAN of chapter A1 (same cache entry) under a Gaussian
     # observation model, and AIS convergence with BDMC bounds on simulated data (Fig. 9).
     "c2_gan_density": {
-        p: {**SHARED["mnist_dcgan"][p], **SHARED["gan_likelihoods"][p], **settings,}
+        p: {**SHARED["mnist_dcgan"][p], **SHARED["gan_likelihoods"][p], "ood": list(OOD_MNIST), **settings,
+            "natural": _natural(p)}
         for p, settings in (
             ("smoke", {"bdmc_images": 2, "bdmc_steps": [2, 5], "grid": 6}),
             ("cpu", {"bdmc_images": 4, "bdmc_steps": [10, 30, 100], "grid": 12}),
@@ -225,14 +261,28 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # (C2's "generated" group), tested on fresh samples, training and out-of-distribution images; ``resamples``
     # bootstrap resamples of all groups give the fractions' intervals.
     "c3_typicality": {
-        p: {**SHARED["mnist_dcgan"][p], **SHARED["gan_likelihoods"][p], **settings,
-            "level": 0.95}
+        p: {**SHARED["mnist_dcgan"][p], **SHARED["gan_likelihoods"][p], "ood": list(OOD_MNIST), **settings,
+            "level": 0.95, "natural": _natural(p)}
         for p, settings in (
             ("smoke", {"fresh_generated": 4, "ns": [2, 4], "trials": 20, "bootstraps": 200, "resamples": 20}),
             ("cpu", {"fresh_generated": 24, "ns": [10, 25, 50, 75], "trials": 100, "bootstraps": 2000,
                      "resamples": 200}),
             ("paper", {"fresh_generated": 500, "ns": [10, 25, 50, 75], "trials": 100, "bootstraps": 10000,
                        "resamples": 500}))
+    },
+    # Paper 002 section 4.2, Fig. 7 (left): generative classification by likelihood with the class GANs of C1 (the same
+    # cache entries), both GANs' regimes; each class GAN's observation noise fitted on ``class_noise_images`` of its
+    # training images (inversion settings of C1's classification), AIS at C2's settings with ``class_chains`` chains.
+    "c5_classification": {
+        p: {**SHARED["mnist_dcgan"][p], **SHARED["gan_likelihoods"][p], **SHARED["class_gans"][p], **settings,
+            "natural": _natural(p)}
+        for p, settings in (
+            ("smoke", {"class_noise_images": 8, "cls_steps": 5, "cls_restarts": 1, "cls_candidates": 16,
+                       "class_chains": 1}),
+            ("cpu", {"class_noise_images": 32, "cls_steps": 50, "cls_restarts": 1, "cls_candidates": 100,
+                     "class_chains": 1}),
+            ("paper", {"class_noise_images": 500, "cls_steps": 500, "cls_restarts": 4, "cls_candidates": 500,
+                       "class_chains": 4}))
     },
     # Beyond C2 (issue 16): a normalizing flow (zuko's MAF) trained by maximum likelihood on the DCGAN's training
     # images, the likelihood model of paper 002's Table 1 on our data, next to the GAN's AIS likelihoods of C2 (the

@@ -19,7 +19,7 @@ from gandensity.workflows.likelihoods import AISConfig, GroupsConfig, NoiseFitCo
 from gandensity.workflows.models import DCGANConfig
 from gandensity.workflows.training import GANSpec, TrainConfig
 
-__all__ = ["gan_spec", "noise_fit", "ais", "image_groups", "mixture_led", "image_led"]
+__all__ = ["gan_spec", "regime", "class_gans", "noise_fit", "ais", "image_groups", "mixture_led", "image_led"]
 
 # The settings that make one GAN (a top-level chapter configuration, or one of its named sub-dictionaries).
 _GAN_SETTINGS = ("data", "channels", "width", "epochs", "batch_size", "image_size", "latent_dim", "prior",
@@ -55,6 +55,29 @@ def gan_spec(config: Mapping[str, Any], name: str | None = None, **overrides: An
                         lr=settings.get("gan_lr", 2e-4), optimizer=settings.get("optimizer", "adam"),
                         prior=settings.get("prior", "normal"))
     return GANSpec(data, model, train)
+
+
+def regime(config: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
+    """The settings of one of a chapter's GANs as a flat dictionary: the top level for ``name=None``; else the top
+    level with the sub-dictionary ``name`` on top (chapters C1-C3 and C5 run paper 002's experiments on the MNIST
+    DCGAN, the top level, and on the natural-image DCGAN, ``"natural"``). The result feeds :func:`gan_spec`,
+    :func:`noise_fit`, :func:`image_groups` and :func:`class_gans` like a chapter configuration."""
+    if name is None:
+        return dict(config)
+    if name not in config or not isinstance(config[name], Mapping):
+        gans = [k for k, v in config.items() if isinstance(v, Mapping) and "data" in v]
+        raise ValueError(f"the configuration has no GAN {name!r}; GANs: {gans}")
+    return {**config, **config[name]}
+
+
+def class_gans(config: Mapping[str, Any]) -> tuple[DCGANConfig, TrainConfig]:
+    """Paper 002's per-class DCGANs (chapters C1 and C5): architecture and training from ``class_width``,
+    ``channels``, ``class_epochs``, ``class_batch``, ``class_lr``, ``class_calibration`` and ``seed``."""
+    model = DCGANConfig(channels=config["channels"], width=config["class_width"],
+                        image_size=config.get("image_size", 32))
+    train = TrainConfig(epochs=config["class_epochs"], batch_size=config["class_batch"], lr=config["class_lr"],
+                        seed=config["seed"], calibration_samples=config["class_calibration"])
+    return model, train
 
 
 def noise_fit(config: Mapping[str, Any]) -> NoiseFitConfig:

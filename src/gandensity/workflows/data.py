@@ -9,7 +9,10 @@ Embedded (shipped inside installed Python packages, used by the ``smoke`` and ``
 - ``digits``: scikit-learn's 1,797 8x8 handwritten digits (a different, much coarser data set);
 - ``photo_patches``: patches of the natural photographs that scikit-image and scikit-learn ship, the
   offline stand-in for CIFAR-10 (it is not CIFAR-10: nine source photos and no classes);
-- ``solid_colours``: single-colour images, the "single colour" out-of-distribution set of paper 002.
+- ``solid_colours``: single-colour images, the "single colour" out-of-distribution set of paper 002;
+- ``texture_patches``: patches of scikit-image's close-up photographs of brick, grass and gravel (natural
+  images that no GAN of the book trains on);
+- ``uniform_noise``: images of independent uniform noise.
 
 From ``data_root`` through torchvision (``paper`` profile): ``mnist``, ``cifar10``, ``svhn``, ``celeba``.
 They are downloaded only when the caller passes ``download=True``; otherwise a missing set raises
@@ -33,9 +36,9 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["ImageData", "DataSpec", "without_label", "DatasetNotFoundError", "mnist5k", "sklearn_digits", "photo_patches", "solid_colours",
-           "torchvision_dataset", "load", "fingerprint", "EMBEDDED", "TORCHVISION", "SPLITS", "PHOTOS"]
+           "texture_patches", "uniform_noise", "torchvision_dataset", "load", "fingerprint", "EMBEDDED", "TORCHVISION", "SPLITS", "PHOTOS", "TEXTURES"]
 
-EMBEDDED = ("mnist5k", "digits", "photo_patches", "solid_colours")
+EMBEDDED = ("mnist5k", "digits", "photo_patches", "solid_colours", "texture_patches", "uniform_noise")
 TORCHVISION = ("mnist", "cifar10", "svhn", "celeba")
 SPLITS = ("train", "test", "all")
 
@@ -47,6 +50,11 @@ SPLITS = ("train", "test", "all")
 # would have to download (eagle, lily, ...).
 PHOTOS = ("skimage:astronaut", "skimage:camera", "skimage:chelsea", "skimage:coffee", "skimage:coins",
           "skimage:rocket", "skimage:stereo_motorcycle/left", "sklearn:china.jpg", "sklearn:flower.jpg")
+
+# Natural images that no book GAN trains on: scikit-image's close-up photographs of brick, grass and gravel. Chapters
+# C1-C3 use their patches as the natural-image GAN's "natural images from elsewhere" (paper 002 uses other
+# ImageNet classes or data sets for that role).
+TEXTURES = ("skimage:brick", "skimage:grass", "skimage:gravel")
 
 # A patch spans this fraction of its photo's shorter side: each photo is resized so that its shorter side is
 # size / PATCH_FRACTION pixels (128 px for 32-px patches), so a patch shows a face, a cup, a wheel, a roof:
@@ -207,21 +215,21 @@ def _read_photo(ref: str) -> np.ndarray:
     return getattr(skimage.data, name)()
 
 
-@functools.lru_cache(maxsize=1)
-def _raw_photos() -> tuple[torch.Tensor, ...]:
-    """The photographs of :data:`PHOTOS` at full resolution, each (3, H, W) float32 in [0, 1]."""
+@functools.lru_cache(maxsize=2)
+def _raw_photos(refs: tuple[str, ...] = PHOTOS) -> tuple[torch.Tensor, ...]:
+    """The photographs ``refs`` (:data:`PHOTOS`) at full resolution, each (3, H, W) float32 in [0, 1]."""
     out = []
-    for ref in PHOTOS:
+    for ref in refs:
         img = torch.from_numpy(np.asarray(_read_photo(ref), dtype=np.float32) / 255.0)
         out.append(img[None].expand(3, -1, -1) if img.ndim == 2 else img[..., :3].permute(2, 0, 1))
     return tuple(out)
 
 
 @functools.lru_cache(maxsize=4)
-def _photos(short_side: int) -> tuple[np.ndarray, ...]:
-    """The photographs resized so that their shorter side is ``short_side``: (3, H, W) float32, read-only."""
+def _photos(short_side: int, refs: tuple[str, ...] = PHOTOS) -> tuple[np.ndarray, ...]:
+    """The photographs ``refs`` resized so that their shorter side is ``short_side``: (3, H, W) float32, read-only."""
     out = []
-    for img in _raw_photos():
+    for img in _raw_photos(refs):
         h, w = img.shape[1:]
         scale = short_side / min(h, w)
         shape = (max(short_side, round(h * scale)), max(short_side, round(w * scale)))
@@ -245,9 +253,17 @@ def photo_patches(n: int = 2000, *, size: int = 32, channels: int = 3, seed: int
         :class:`ImageData` with images (n, channels, size, size) and labels (n,) the index of the source
         photo in :data:`PHOTOS`.
     """
+    images, source = _patches(PHOTOS, n, size, channels, seed)
+    return ImageData(images, source, "photo_patches",
+                     f"patches of {len(PHOTOS)} natural photographs shipped with scikit-image and scikit-learn, "
+                     f"the offline stand-in for CIFAR-10")
+
+
+def _patches(refs: tuple[str, ...], n: int, size: int, channels: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` patches of the photographs ``refs`` (see :func:`photo_patches`): images and source indices."""
     _check(size, channels)
     _check_int("n", n, 1)
-    photos = _photos(round(size / PATCH_FRACTION))
+    photos = _photos(round(size / PATCH_FRACTION), refs)
     rng = np.random.default_rng(seed)
     source = np.arange(n) % len(photos)
     patches = np.empty((n, 3, size, size), dtype=np.float32)
@@ -260,10 +276,29 @@ def photo_patches(n: int = 2000, *, size: int = 32, channels: int = 3, seed: int
         r = top[:, None] + offsets  # (k, size) pixel rows of each patch
         c = left[:, None] + offsets
         patches[rows] = photo[:, r[:, :, None], c[:, None, :]].transpose(1, 0, 2, 3)
-    images = _to_images(torch.from_numpy(patches), size, channels)
-    return ImageData(images, torch.from_numpy(source.astype(np.int64)), "photo_patches",
-                     f"patches of {len(PHOTOS)} natural photographs shipped with scikit-image and scikit-learn, "
-                     f"the offline stand-in for CIFAR-10")
+    return _to_images(torch.from_numpy(patches), size, channels), torch.from_numpy(source.astype(np.int64))
+
+
+def texture_patches(n: int = 500, *, size: int = 32, channels: int = 3, seed: int = 0) -> ImageData:
+    """``n`` patches of the close-up photographs of brick, grass and gravel in :data:`TEXTURES` (gray, repeated
+    to 3 channels), cut like :func:`photo_patches`: natural images that no GAN of the book trains on.
+
+    Returns:
+        :class:`ImageData` with images (n, channels, size, size) and labels (n,) the index of the source photo
+        in :data:`TEXTURES`.
+    """
+    images, source = _patches(TEXTURES, n, size, channels, seed)
+    return ImageData(images, source, "texture_patches",
+                     f"patches of {len(TEXTURES)} close-up photographs of textures shipped with scikit-image")
+
+
+def uniform_noise(n: int = 500, *, size: int = 32, channels: int = 3, seed: int = 0) -> ImageData:
+    """``n`` images of independent uniform noise, every value uniform in [-1, 1] (labels -1)."""
+    _check(size, channels)
+    _check_int("n", n, 1)
+    images = torch.rand(n, channels, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    return ImageData(images, torch.full((n,), -1, dtype=torch.long), "uniform_noise",
+                     "images of independent uniform noise")
 
 
 def solid_colours(n: int = 500, *, size: int = 32, channels: int = 3, seed: int = 0) -> ImageData:
@@ -384,7 +419,7 @@ def torchvision_dataset(name: str, data_root: str | os.PathLike, *, split: str =
 
 _SINGLE_SPLIT: dict[str, Callable[..., ImageData]] = {
     "digits": sklearn_digits, "sklearn_digits": sklearn_digits, "photo_patches": photo_patches,
-    "solid_colours": solid_colours,
+    "solid_colours": solid_colours, "texture_patches": texture_patches, "uniform_noise": uniform_noise,
 }
 
 

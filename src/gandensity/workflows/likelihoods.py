@@ -8,7 +8,7 @@ chapter can still compute everything alone.
 
 :func:`image_groups` builds the groups both chapters use from a :class:`GroupsConfig`: held-out test and training
 images of the GAN's data, samples of the noisy model x = G(z) + N(0, sigma2 I), and out-of-distribution images
-(single colours, scikit-learn digits, photo patches) in the GAN's format.
+(single colours, digits, noise, photographs) in the GAN's format.
 """
 
 from __future__ import annotations
@@ -29,13 +29,18 @@ from gandensity.workflows.cache import generator_fingerprint, tensor_fingerprint
 from gandensity.workflows.data import DataSpec, ImageData, load
 
 __all__ = ["NoiseFitConfig", "AISConfig", "GroupsConfig", "NoiseFit", "generator_fingerprint", "tensor_fingerprint", "noise_variance", "fit_noise",
-           "log_likelihoods", "group_log_likelihoods", "image_groups", "psnr", "psnr_of_errors", "noise_report",
+           "log_likelihoods", "group_log_likelihoods", "ClassLikelihoods", "classify_by_likelihood", "image_groups", "psnr", "psnr_of_errors", "noise_report",
            "nats_to_bits_per_dim", "bdmc_curve",
            "bootstrap_interval", "auroc", "auroc_gain", "mean_difference", "median_ratio", "spearman_pairs",
            "OOD_GROUPS"]
 
 # Out-of-distribution groups: display name -> embedded data set (converted to the GAN's channels and size).
-OOD_GROUPS = {"single colours": "solid_colours", "sklearn digits": "sklearn_digits", "photo patches": "photo_patches"}
+# A GAN's groups are those its configuration names (``GroupsConfig.sizes``): the MNIST GAN's OOD groups are single
+# colours, sklearn digits and photo patches; the natural-image GAN's are single colours, both digit sets, noise and
+# texture patches.
+OOD_GROUPS = {"single colours": "solid_colours", "sklearn digits": "sklearn_digits", "photo patches": "photo_patches",
+              "MNIST digits": "mnist5k", "noise": "uniform_noise", "texture patches": "texture_patches"}
+_SEEDED = ("solid_colours", "photo_patches", "uniform_noise", "texture_patches")
 
 
 def _positive_int(owner: str, name: str, value: Any, low: int = 1) -> None:
@@ -200,6 +205,42 @@ def group_log_likelihoods(generator: nn.Module, groups: Mapping[str, torch.Tenso
     return out, hits
 
 
+class ClassLikelihoods(NamedTuple):
+    """What :func:`classify_by_likelihood` returns.
+
+    Attributes:
+        predicted: (B,) int64 index of the class generator under which each image is most likely.
+        log_likelihood: (B, K) float64 AIS estimates of log p_k(x) in nats under each class's noisy model.
+        hits: how many of the K columns came from the cache.
+    """
+
+    predicted: torch.Tensor
+    log_likelihood: torch.Tensor
+    hits: int
+
+
+def classify_by_likelihood(generators: Sequence[nn.Module], images: torch.Tensor, sigma2: Sequence[float],
+                           config: AISConfig, *, use_cache: bool = True) -> ClassLikelihoods:
+    """Generative classification by likelihood (paper 002, section 4.2, Fig. 7 left): label each image (B, C, H, W)
+    by the class k whose GAN, with its own observation noise ``sigma2[k]``, gives it the largest AIS log-likelihood,
+    c(x) = argmax_k log p_k(x). Each column is :func:`log_likelihoods` (cached) with the same AIS settings.
+    """
+    if not isinstance(config, AISConfig):
+        raise TypeError(f"config must be an AISConfig, got {type(config).__name__}")
+    if len(generators) < 2 or len(sigma2) != len(generators):
+        raise ValueError(f"need at least two class generators and one sigma2 per generator, got "
+                         f"{len(generators)} generators and {len(sigma2)} variances")
+    columns, hits = [], 0
+    for g, s2 in zip(generators, sigma2):
+        device = next(g.parameters()).device
+        ll, hit = log_likelihoods(g, images.to(device), sigma2=s2, steps=config.steps, chains=config.chains,
+                                  leapfrog=config.leapfrog, seed=config.seed, use_cache=use_cache)
+        columns.append(ll)
+        hits += int(hit)
+    table = torch.stack(columns, 1)
+    return ClassLikelihoods(table.argmax(1), table, hits)
+
+
 def _take(data: ImageData, n: int, seed: int) -> torch.Tensor:
     if n > len(data.images):
         raise ValueError(f"asked for {n} images of {data.name}, which has {len(data.images)}")
@@ -233,7 +274,7 @@ def image_groups(generator: nn.Module, config: GroupsConfig, *, sigma2: float,
         else:
             key = OOD_GROUPS[name]
             kwargs: dict[str, Any] = {"channels": spec.channels, "size": spec.size}
-            if key in ("solid_colours", "photo_patches"):
+            if key in _SEEDED:
                 kwargs.update(n=max(n, 64), seed=seed + i)
             data = load(key, split="all", **kwargs)
             groups[name] = _take(data, n, seed + i)

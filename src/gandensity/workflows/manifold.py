@@ -15,9 +15,11 @@ from typing import Callable, NamedTuple
 import torch
 
 from gandensity.workflows.data import ImageData
+from gandensity.workflows.models import DCGANConfig
+from gandensity.workflows.training import TrainConfig, TrainedGAN, train_dcgan
 from gandensity.numerics.inversion import invert
 
-__all__ = ["class_subset", "reconstruction_errors", "classify_by_reconstruction", "nearest_neighbour_classify",
+__all__ = ["class_subset", "train_class_gans", "reconstruction_errors", "classify_by_reconstruction", "nearest_neighbour_classify",
            "ClassErrors", "class_errors_split"]
 
 Generator = Callable[[torch.Tensor], torch.Tensor]
@@ -30,6 +32,21 @@ def class_subset(data: ImageData, label: int) -> ImageData:
         raise ValueError(f"{data.name} has no image with label {label}")
     return ImageData(data.images[keep], data.labels[keep], f"{data.name}-class{label}",
                      f"{data.description} (class {label} only)")
+
+
+def train_class_gans(data: ImageData, model: DCGANConfig, config: TrainConfig, *, device: str | torch.device = "cpu",
+                     use_cache: bool = True) -> list[TrainedGAN]:
+    """One DCGAN per class of ``data`` (paper 002's per-class GANs): :func:`train_dcgan` on :func:`class_subset` for
+    each label 0, 1, ..., K - 1, in order (cached; chapters with equal settings share them).
+
+    The labels must be exactly 0..K-1 with K >= 2 (a set without labels, -1, has no classes).
+    """
+    classes = torch.unique(data.labels).tolist()
+    if len(classes) < 2 or classes != list(range(len(classes))):
+        raise ValueError(f"{data.name} must have labels 0..K-1 with K >= 2 to train one GAN per class; it has "
+                         f"{classes[:12]}")
+    return [train_dcgan(class_subset(data, c), model, config, device=device, use_cache=use_cache, verbose=False)
+            for c in classes]
 
 
 def reconstruction_errors(generator: Generator, images: torch.Tensor, *, steps: int, restarts: int, candidates: int,
