@@ -85,7 +85,7 @@ OOD_NATURAL = ["single colours", "MNIST digits", "sklearn digits", "noise", "tex
 # steps), CIFAR-10's classes at paper. ``class_test`` held-out images, spread evenly over the classes, are
 # classified.
 SHARED["class_gans"] = {
-    "smoke": {"class_width": 8, "class_epochs": 1, "class_lr": 1e-3, "class_batch": 32, "class_test": 10,
+    "smoke": {"class_width": 8, "class_epochs": 1, "class_lr": 1e-3, "class_batch": 16, "class_test": 10,
               "class_calibration": 256},
     "cpu": {"class_width": 16, "class_epochs": 30, "class_lr": 1e-3, "class_batch": 32, "class_test": 30,
             "class_calibration": 4096},
