@@ -23,6 +23,15 @@ def test_above_and_below_decide_only_outside_the_interval():
     assert "0.3" in claims.above(Estimate(0.5, 0.4, 0.6), 0.3).rule
 
 
+def test_a_lower_bound_can_refute_a_below_claim_but_never_confirm_it():
+    assert claims.lower_bound_below(Estimate(9.0, 8.5, 9.5), 8.0).label == "not reproduced"
+    assert claims.lower_bound_below(Estimate(8.2, 7.9, 8.5), 8.0).label == "inconclusive"
+    assert claims.lower_bound_below(Estimate(1.0, 0.5, 1.5), 8.0).label == "inconclusive"  # never reproduced
+    assert claims.lower_bound_below(8.0, 8.0).label == "not reproduced"
+    with pytest.raises(ValueError):
+        claims.lower_bound_below(float("nan"), 8.0)
+
+
 def test_all_of_combines_parts():
     yes, no, maybe = Verdict("reproduced", "a"), Verdict("not reproduced", "b"), Verdict("inconclusive", "c")
     assert claims.all_of(yes, yes).label == "reproduced"

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gandensity.numerics.importance import gaussian_proposal_log_normalizer
+from gandensity.numerics.importance import gaussian_proposal_log_normalizer, kernel_proposal_log_normalizer
 
 
 def _scaled_gaussian(log_c: float, mean: torch.Tensor, cov: torch.Tensor):
@@ -63,3 +63,35 @@ def test_bad_inputs_are_refused():
         gaussian_proposal_log_normalizer(lambda x: torch.full((len(x),), math.nan), zero, eye, 10)
     with pytest.raises(ValueError, match="values"):
         gaussian_proposal_log_normalizer(lambda x: torch.zeros(len(x), 1), zero, eye, 10)
+
+
+def test_kernel_proposal_density_matches_a_mixture_and_one_centre_is_exact():
+    # One centre: q = N(c, h^2 I); a target equal to it up to the constant is recovered with zero variance.
+    c = torch.tensor([[0.3, -0.2, 1.0]], dtype=torch.float64)
+    target = _scaled_gaussian(2.5, c[0], 0.49 * torch.eye(3))
+    est = kernel_proposal_log_normalizer(target, c, 0.7, 500, rng=torch.Generator().manual_seed(0))
+    assert abs(est.log_alpha - 2.5) < 1e-7 and est.stderr < 1e-7 and abs(est.ess - 500) < 1e-4
+    # Several centres: a target equal to the mixture itself (scaled by e^-1.3) is again exact, which checks the
+    # log-sum-exp density against torch's mixture at every draw.
+    centres = torch.randn(5, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    mix = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(torch.ones(5, dtype=torch.float64)),
+        torch.distributions.Independent(torch.distributions.Normal(centres, 0.4), 1))
+    est = kernel_proposal_log_normalizer(lambda x: -1.3 + mix.log_prob(x.double()), centres, 0.4, 2000,
+                                         rng=torch.Generator().manual_seed(2), chunk=300)
+    assert abs(est.log_alpha + 1.3) < 1e-7 and est.stderr < 1e-7
+
+
+def test_kernel_proposal_recovers_a_gaussian_normalizer_and_refuses_bad_input():
+    target = _scaled_gaussian(-0.8, torch.tensor([0.5, 0.5]), 0.3 * torch.eye(2))
+    centres = torch.randn(200, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 0.55 + 0.5
+    est = kernel_proposal_log_normalizer(target, centres, 0.3, 100_000, rng=torch.Generator().manual_seed(4))
+    assert est.stderr < 0.02 and abs(est.log_alpha + 0.8) < 4 * est.stderr
+    with pytest.raises(ValueError, match="bandwidth"):
+        kernel_proposal_log_normalizer(target, centres, 0.0, 10)
+    with pytest.raises(ValueError, match="centers"):
+        kernel_proposal_log_normalizer(target, centres[0], 0.3, 10)
+    with pytest.raises(ValueError, match="samples"):
+        kernel_proposal_log_normalizer(target, centres, 0.3, 1)
+    with pytest.raises(ValueError, match="NaN"):
+        kernel_proposal_log_normalizer(lambda x: torch.full((len(x),), float("nan")), centres, 0.3, 10)

@@ -28,7 +28,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-__all__ = ["VERDICTS", "Estimate", "Verdict", "Claim", "bootstrap", "spread", "above", "below", "all_of",
+__all__ = ["VERDICTS", "Estimate", "Verdict", "Claim", "bootstrap", "spread", "above", "below", "lower_bound_below", "all_of",
            "not_run", "claims_markdown", "PAPERS"]
 
 VerdictLabel = Literal["reproduced", "partial", "inconclusive", "not reproduced", "not run"]
@@ -133,6 +133,17 @@ def below(ours: Estimate | float, threshold: float, *, what: str = "ours") -> Ve
     if est.low >= t:
         return Verdict("not reproduced", f"{what} {est} >= {t:.3g}")
     return Verdict("inconclusive", f"{what} {est} straddles {t:.3g}")
+
+
+def lower_bound_below(bound: Estimate | float, threshold: float, *, what: str = "lower bound") -> Verdict:
+    """For a claim that a quantity lies below ``threshold`` when ours is only a *lower bound* on it: ``not
+    reproduced`` when all of the bound's interval is at or above ``threshold`` (the quantity is too); otherwise
+    ``inconclusive``, since a lower bound below the threshold says nothing about the quantity. Never
+    ``reproduced``."""
+    est, t = _as_estimate(bound), _finite(threshold, "threshold")
+    if est.low >= t:
+        return Verdict("not reproduced", f"{what} {est} >= {t:.3g}, so the quantity is too")
+    return Verdict("inconclusive", f"{what} {est} reaches below {t:.3g}; a lower bound cannot show the quantity is")
 
 
 def all_of(*parts: Verdict) -> Verdict:

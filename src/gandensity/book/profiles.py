@@ -344,7 +344,11 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             "replace_prob": 0.1, "lr": 1e-3, "dequantize": 2 / 256, "alpha_samples": n_alpha,
             "test_images": n_test, "ood_images": n_ood, "ascent_steps": ascent, "grid": grid,
             # Adam steps of the MNIST classifier whose features give the Frechet distance (not FID)
-            "classifier_steps": {"smoke": 60, "cpu": 1500, "paper": 3000}[p]}
+            "classifier_steps": {"smoke": 60, "cpu": 1500, "paper": 3000}[p],
+            # the critic's normalizer from a proposal whose density is exact: a Gaussian kernel mixture on the
+            # dequantized training images, at each bandwidth, with ``kernel_samples`` draws
+            "kernel_bandwidths": [0.05, 0.1, 0.2, 0.3, 0.5, 1.0],
+            "kernel_samples": {"smoke": 200, "cpu": 4000, "paper": 20000}[p]}
         for p, data, size, latent, shuffles, width, steps, batch, ks, n_alpha, n_test, n_ood, ascent, grid in (
             ("smoke", "mnist5k", 16, 16, 2, 8, 5, 16, [1, 8], 256, 64, 32, 5, 16),
             ("cpu", "mnist5k", 16, 32, 2, 16, 600, 64, [1, 64], 4096, 1000, 200, 100, 64),

@@ -37,6 +37,7 @@ __all__ = ["Critic", "mlp_critic", "dcgan_critic", "perpendicular_energy", "log_
            "generator_loss", "normal_replacement", "LEDConfig", "MixtureLED", "ImageLED", "FittedLED", "train_led", "build", "fit_led",
            "fit_mixture", "mixture_generator", "fit_images", "snapshot_models", "fit_generator_to_density", "estimate_log_normalizer",
            "normalizer_estimates", "bits_per_pixel", "raise_critic_score", "dequantize", "critic_bits_per_dim",
+           "critic_kernel_normalizer",
            "ImageScores", "score_images", "interpolate", "rank_correlation", "CriticCheck", "critic_density_check",
            "NormalizerSnapshot", "normalizer_study", "gan_critic_loss", "gan_generator_loss", "FittedGAN",
            "train_gan_baseline", "fit_mixture_gan"]
@@ -677,6 +678,26 @@ def critic_bits_per_dim(critic: Critic, images: Tensor, log_alpha: float, *, chu
     dims = math.prod(images.shape[1:])
     return torch.cat([ais.bits_per_dim((critic(x) - log_alpha).cpu(), dims, scale=2.0)
                       for x in images.split(chunk)])
+
+
+@torch.no_grad()
+def critic_kernel_normalizer(critic: Critic, centers: Tensor, bandwidth: float, samples: int, *,
+                             seed: int = 0) -> importance.LogNormalizer:
+    """log alpha-hat of an image critic by importance sampling from a proposal whose density is exact: the Gaussian
+    kernel mixture on ``centers`` (N, C, H, W) (e.g. dequantized training images) with standard deviation
+    ``bandwidth`` (:func:`gandensity.numerics.importance.kernel_proposal_log_normalizer`), ``samples`` draws
+    seeded by ``seed``. E[alpha-hat] = alpha, so log alpha-hat exceeds log alpha by t nats with probability at
+    most e^-t (Markov): a lower bound on log alpha, up to a few nats, however small the effective sample size."""
+    if not isinstance(centers, Tensor) or centers.ndim != 4:
+        raise ValueError(f"centers must be (N, C, H, W) images, got {getattr(centers, 'shape', type(centers))}")
+    shape = tuple(centers.shape[1:])
+    device = next(critic.parameters()).device
+
+    def log_n(y: Tensor) -> Tensor:
+        return critic(y.float().reshape(-1, *shape).to(device))
+
+    return importance.kernel_proposal_log_normalizer(log_n, centers.flatten(1).double().cpu(), bandwidth, samples,
+                                                     rng=torch.Generator().manual_seed(seed), chunk=512)
 
 
 class ImageScores(NamedTuple):
