@@ -69,3 +69,23 @@ def test_mean_by_class_sorts_classes_by_their_mean():
     assert list(table.index) == ["c", "a", "d"]  # "b" does not occur
     assert table.loc["c", "mean"] == 11.0 and table.loc["a", "count"] == 2
     assert evaluation.PHOTO_NAMES[0] == "astronaut" and "stereo_motorcycle" in evaluation.PHOTO_NAMES
+
+
+def test_within_class_statistics_separate_content_from_a_per_image_measure():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 50).astype(float)
+    measure = rng.normal(size=200)
+    # score a: the class only (content); score b: the measure only (smoothness), plus a little noise
+    a = 10 * labels + 0.01 * rng.normal(size=200)
+    b = measure + 0.01 * rng.normal(size=200)
+    assert abs(evaluation.within_class_spearman(np.stack([a, measure, labels], 1))) < 0.3
+    assert evaluation.within_class_spearman(np.stack([b, measure, labels], 1)) > 0.99
+    # brute force: the mean of scipy's per-class correlations
+    from scipy.stats import spearmanr
+    expected = np.mean([spearmanr(b[labels == c], measure[labels == c]).statistic for c in range(4)])
+    assert abs(evaluation.within_class_spearman(np.stack([b, measure, labels], 1)) - expected) < 1e-12
+    assert evaluation.within_class_spearman_gap(np.stack([a, b, measure, labels], 1)) < -0.6
+    assert evaluation.class_share(np.stack([a, labels], 1)) > 0.999
+    assert evaluation.class_share(np.stack([b, labels], 1)) < 0.1
+    assert evaluation.class_share(np.stack([np.ones(4), np.arange(4.0)], 1)) == 0.0
+    assert np.isnan(evaluation.within_class_spearman(np.array([[1.0, 2.0, 0.0], [2.0, 1.0, 1.0]])))

@@ -15,7 +15,8 @@ from gandensity.workflows.data import PHOTOS, ImageData
 __all__ = ["PixelDigitClassifier", "top_k_share", "spearman", "ink", "auroc", "ks_statistic", "roughness",
            "background_fraction", "label_counts", "nearest_distance",
            "patch_coefficient_of_variation", "top_bottom", "describe_counts", "digit_table", "pairs",
-           "spearman_pairs", "auroc_pairs", "spearman_gap", "std_ratio", "largest_class_share",
+           "spearman_pairs", "auroc_pairs", "spearman_gap", "within_class_spearman", "within_class_spearman_gap",
+           "class_share", "std_ratio", "largest_class_share",
            "bootstrap_two_sample", "ks_distance", "mean_gap", "PHOTO_NAMES", "mean_by_class"]
 
 # Short names of the photographs behind ``photo_patches`` (a patch's label is its photo's index).
@@ -227,6 +228,40 @@ def spearman_gap(values: np.ndarray) -> float:
     """|Spearman(col 0, col 2)| - |Spearman(col 1, col 2)| of an (N, 3) array: how much more column 0
     depends on column 2 than column 1 does (negative: less)."""
     return abs(spearman_pairs(values[:, [0, 2]])) - abs(spearman_pairs(values[:, [1, 2]]))
+
+
+def within_class_spearman(values: np.ndarray) -> float:
+    """Mean over classes of Spearman(col 0, col 1) within each class of an (N, 3) array whose column 2 holds the
+    class labels; classes with fewer than 3 items, or constant within the class, are skipped (NaN if none is
+    left). Correlation within classes removes what differs between classes (content) from a relation with a
+    per-image measure such as ink."""
+    labels = values[:, 2].astype(int)
+    rhos = []
+    for c in np.unique(labels):
+        rows = values[labels == c]
+        if len(rows) >= 3 and rows[:, 0].std() > 0 and rows[:, 1].std() > 0:
+            rhos.append(spearman_pairs(rows[:, :2]))
+    return float(np.mean(rhos)) if rhos else float("nan")
+
+
+def within_class_spearman_gap(values: np.ndarray) -> float:
+    """|within-class Spearman(col 0, col 2)| - |within-class Spearman(col 1, col 2)| of an (N, 4) array whose
+    column 3 holds class labels: how much more score 0 depends on the measure in column 2, within classes, than
+    score 1 does (negative: less)."""
+    return (abs(within_class_spearman(values[:, [0, 2, 3]]))
+            - abs(within_class_spearman(values[:, [1, 2, 3]])))
+
+
+def class_share(values: np.ndarray) -> float:
+    """Share of the variance of column 0 of an (N, 2) array explained by the classes in column 1 (eta squared:
+    between-class variance over total variance; 1 when the score is a function of the class)."""
+    scores, labels = values[:, 0], values[:, 1].astype(int)
+    total = scores.var()
+    if total == 0:
+        return 0.0
+    between = sum((labels == c).mean() * (scores[labels == c].mean() - scores.mean()) ** 2
+                  for c in np.unique(labels))
+    return float(between / total)
 
 
 def std_ratio(values: np.ndarray) -> float:
