@@ -385,7 +385,7 @@ for name, reg in regs.items():
 # at `cpu`); for the natural-image DCGAN nine, one per source photograph of the patches (about 220
 # training patches each at `cpu`; the patches of one photograph share a scene, not an object class,
 # so the task differs from CIFAR-10's). At `cpu` the class GANs have width 16 and train with
-# batch 32 and Adam at learning rate 1e-3, for 30 epochs (digits) or 50 (patches). Test images of
+# batch 32 and Adam at learning rate 1e-3, for 30 epochs. Test images of
 # the GAN's test split, spread evenly over the classes, are each inverted under all the class GANs
 # (50 steps from the nearest of 100 samples at `cpu`) and compared with 1-NN on pixels against the
 # GAN's training set.
