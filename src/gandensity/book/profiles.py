@@ -96,7 +96,7 @@ SHARED["class_gans"] = {
 _NATURAL_CLASS_EPOCHS = {"smoke": 1, "cpu": 30, "paper": 25}
 _NATURAL_GROUP_SIZES = {
     "smoke": {"test": 4, "train": 4, "generated": 6, **{n: 3 for n in OOD_NATURAL}},
-    "cpu": {"test": 24, "train": 20, "generated": 32, **{n: 10 for n in OOD_NATURAL}},
+    "cpu": {"test": 24, "train": 16, "generated": 32, **{n: 8 for n in OOD_NATURAL}},
     "paper": {"test": 500, "train": 500, "generated": 1000, **{n: 200 for n in OOD_NATURAL}},
 }
 
