@@ -28,15 +28,16 @@ def _not_run(paper: str, where: str, claim: str, paper_value: str, why: str, sca
 
 # Reasons shared by several claims.
 _CIFAR_CLASSES = ("needs CIFAR-10 with its class labels, which this project reads only from a local data_root at "
-                  "the paper profile (a GPU-sized run); the published cpu profile's stand-in, patches of nine "
-                  "photographs, has no classes, so chapter {} shows the per-class view only at the paper "
-                  "profile")
+                  "the paper profile (a GPU-sized run; chapter {} shows the CIFAR-10 grids there); at cpu the "
+                  "chapter tests the per-class view on MNIST's digit classes instead")
 _LPIPS = ("needs the LPIPS network weights (an ImageNet-pretrained backbone), which cannot be downloaded "
           "offline; chapter C1 runs the l2-distance version only")
 _STYLEGAN_XL_BIRDS = ("needs the pretrained StyleGAN-XL ImageNet weights (class-conditional on blue herons), which "
-                      "cannot be downloaded offline; chapter C1 inverts an MNIST DCGAN instead")
+                      "cannot be downloaded offline; chapter C1 inverts an MNIST DCGAN and a natural-image DCGAN "
+                      "instead")
 _PRETRAINED_GANS = ("needs the pretrained StyleGAN-XL, ReACGAN, BigGAN(-DiffAug) and StyleGAN2-ADA weights, which "
-                    "cannot be downloaded offline; chapters C1-C3 use an MNIST DCGAN instead")
+                    "cannot be downloaded offline; chapters C1-C3 and C5 use an MNIST DCGAN and a natural-image "
+                    "DCGAN instead")
 _FID = ("FID needs the Inception-v3 weights of the TensorFlow FID code, which cannot be downloaded offline; chapter "
         "D3 reports a labelled substitute (distance to the nearest training image), not FID")
 _CELEBA = ("needs CelebA at 64x64, which this project reads only from a local data_root at the paper profile (a "
@@ -94,8 +95,8 @@ _001 = [
         "Samples from two models evaluated at fixed grids in latent space (left), and contour plots of the model "
         "log-likelihood evaluated over the same grids (right).",
         "needs DCGANs trained for 750,000 iterations on 64x64 CelebA and LSUN Bedroom; this project cannot read "
-        "LSUN, reads CelebA only from a local data_root at the paper profile (GPU-sized), and no chapter draws "
-        "likelihood contours over a latent grid",
+        "LSUN and reads CelebA only from a local data_root at the paper profile (GPU-sized); chapter B3 draws the "
+        "exact log-likelihood over a plane of latents for the MNIST DCGAN instead",
         "DCGANs on 64x64 CelebA (nz = 128, nf = 64) and LSUN Bedroom (nz = 256, nf = 64), uniform prior, "
         "750,000 RMSProp iterations"),
     _not_run(
