@@ -1,4 +1,5 @@
-"""Importance-sampled normalizers with an exact Gaussian proposal, against closed forms."""
+"""Importance-sampled normalizers with proposals whose density is exact (a Gaussian, a kernel mixture), against
+closed forms."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import math
 import pytest
 import torch
 
-from gandensity.numerics.importance import gaussian_proposal_log_normalizer, kernel_proposal_log_normalizer
+from gandensity.numerics.importance import (
+    gaussian_proposal_log_normalizer,
+    kernel_proposal_log_normalizer,
+)
 
 
 def _scaled_gaussian(log_c: float, mean: torch.Tensor, cov: torch.Tensor):
