@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import re
 import shlex
 from collections.abc import Iterator, Mapping
@@ -318,7 +317,5 @@ def _images_file(out: Path, source: jobs.ImageSource) -> str:
         payload = {"images": source.images.contiguous()}
         if source.latents is not None:
             payload["latents"] = source.latents.contiguous()
-        tmp = path.with_name("." + path.name + f".{os.getpid()}.tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)  # a reader never sees half a file
+        cache.atomic_write(path, lambda f: torch.save(payload, f), hidden=True)  # never half a file
     return str(path)

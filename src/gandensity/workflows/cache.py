@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 __all__ = ["CorruptCacheEntry", "cache_dir", "cache_key", "code_version", "generator_fingerprint", "tensor_fingerprint",
-           "save_entry", "load_entry", "cached"]
+           "save_entry", "load_entry", "atomic_write", "cached"]
 
 _MAGIC = b"GANDENSITY-CACHE v1 "
 ENV = "GANDENSITY_CACHE_DIR"
@@ -189,13 +189,24 @@ def save_entry(path: str | os.PathLike, obj: Any) -> None:
                         f"read it back ({type(err).__name__}: {str(err).splitlines()[0][:200]}); store only tensors, "
                         "dicts, lists, tuples, numbers and strings") from err
     header = _MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    atomic_write(path, lambda f: f.write(header + payload))
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, hidden: bool = False) -> None:
+    """Write a file through ``write(binary file)`` so that readers never see half of it: into a temporary file
+    next to ``path`` (``<name>.<random>.tmp``, or ``.<name>.<random>.tmp`` with ``hidden``, out of listings),
+    fsynced, given the permissions of a newly created file (``0o666`` less the umask, so a group-shared directory
+    serves the group) and renamed over ``path``. On any error the temporary file is removed and ``path`` is left
+    as it was."""
+    path = Path(path)
+    prefix = ("." if hidden else "") + path.name + "."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(header + payload)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600: only the writer could read the entry
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600: only the writer could read the file
         os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one, never half
     except BaseException:
         if os.path.exists(tmp):

@@ -50,7 +50,6 @@ import math
 import os
 import socket
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -455,26 +454,10 @@ def _shard_path(out: Path, shard: int) -> Path:
     return out / f"shard-{shard:06d}.parquet"
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
-    """Write through ``write(file)`` into a hidden temporary file next to ``path``, fsync, rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600: a shared result directory serves the group
-        os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one, never half
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``path`` atomically (:func:`gandensity.workflows.cache.atomic_write`), as a hidden file while it is
+    written, so that a listing of the result directory never shows a half-written shard."""
+    cache.atomic_write(path, write, hidden=True)
 
 
 def _write_json(path: Path, obj: Any) -> None:
