@@ -190,10 +190,12 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # products for the value, about Chebyshev's p m + t + 1 = 61; its CG gradient costs far more, so only
     # ``slq_steps`` steps, a multiple of ``record_every``: at cpu 15, which keeps the chapter near 190 s on a busy
     # machine; 30 took 221-237 s). Fig. 3: exact log-densities on a ``grid_size`` x ``grid_size`` grid in a plane of
-    # latents, ``grid_extent`` prior standard deviations on either side of a prior draw (normal prior).
+    # latents, ``grid_extent`` prior standard deviations on either side of a prior draw (normal prior). The exact
+    # ascent once more without the prior term (normal prior only): a flat prior on [-flat_box, flat_box]^n.
     "b3_likelihood_maximization": {
         p: {**SHARED["mnist_dcgan"][p], **(CELEBA_64 if p == "paper" else DCGAN_32), "order": 5, "probes": 10,
             "power_iters": 10, "g": 1.2, "eps": 1e-2, "slq_order": 6, "slq_probes": 10, "grid_extent": 3.0,
+            "flat_box": 5.0,
             "grid_size": 5 if p == "smoke" else 11, **settings}
         for p, settings in (
             ("smoke", {"num_trials": 2, "steps": 4, "lr": 0.02, "record_every": 2, "columns": 3, "rows": 2,
