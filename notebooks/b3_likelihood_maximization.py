@@ -706,7 +706,9 @@ if cfg.prior == "normal":
     display(pd.DataFrame({
         "-1/2 change of log det M": [med(v) for v in volume_change.values()],
         "change of log N(z; 0, I)": [med(v) for v in prior_change.values()],
-        "model's log p change": [med(volume_change[k] + prior_change[k]) for k in pulled],
+        "model's log p change": [
+            med(volume_change[k] + prior_change[k]) for k in pulled
+        ],
         "lambda_min end / start": [med(r.lambda_min_ratio) for r in ratios.values()],
         "condition end / start": [med(r.condition_ratio) for r in ratios.values()],
         "|z| start": [med(tr.z[0].double().norm(dim=-1)) for tr in pulled.values()],
@@ -731,12 +733,13 @@ if cfg.prior == "normal":
         "The shrinking lambda_min is therefore the generator's own: its density rises "
         "where it squeezes some latent direction flat, with or without a prior pulling "
         "the latents inward." if flat_fell == B else
-        "Without the prior's pull lambda_min does not fall on every trajectory, so part "
-        "of its fall in the ascent above comes with the prior's pull."))
+        "Without the prior's pull lambda_min does not fall on every trajectory, so "
+        "part of its fall in the ascent above comes with the prior's pull."))
 else:
     flat = None
     run.glue("b3-flat-box", "(none: this profile's prior is already flat in its box)")
-    print("the prior is uniform: the exact ascent above already climbs the volume term only")
+    print("the prior is uniform: the exact ascent above already climbs the volume "
+          "term only")
 
 # %% [markdown]
 # Without the prior term, $\lambda_{\min}$ fell on {glue:text}`b3-flat-fell` trajectories (median
@@ -883,8 +886,8 @@ run.claim(
 )
 
 # %%
-# Fails if, ascending the volume term alone (flat prior), lambda_min does not fall on every
-# trajectory (max log10 ratio, bootstrap over trajectories, at or above 0).
+# Fails if, ascending the volume term alone (flat prior), lambda_min does not fall on
+# every trajectory (max log10 ratio, bootstrap over trajectories, at or above 0).
 if flat is not None:
     f_lmin = claims.bootstrap(flat.lambda_min_ratio.log10(), np.max)
     run.claim(

@@ -513,7 +513,7 @@ ax.set(xscale="log", yscale="log", xlabel="AIS steps", ylabel="BDMC gap [bits/di
 ax.legend(fontsize=8)
 run.figure("c2-gap", fig)
 run.glue("c2-bdmc-first", bdmc_steps[0], "d")
-# A sentence on the longest chains of the curve, where they are longer than the chapter's
+# A sentence on the curve's longest chains, where they are longer than the chapter's
 run.glue("c2-gap-last-sentence", (
     f"The curve stops at the chapter's {cfg.ais_steps} steps."
     if bdmc_steps[-1] == cfg.ais_steps else

@@ -217,7 +217,8 @@ run.glue("c3-small-groups", "all" if all(b < n_max for b in sizes)
 run.glue("c3-min-group", str(min(sizes)))
 run.glue("c3-max-group", str(max(sizes)))
 run.glue("c3-repeats", n_max / min(sizes), ".1f")
-run.glue("c3-ais-steps", names(sorted({str(r["ais_steps"]) for r in regimes.values()})))
+run.glue("c3-ais-steps",
+         names(sorted({str(r["ais_steps"]) for r in regimes.values()})))
 for key, prefix in (("MNIST", "c3"), ("natural", "c3-nat")):
     table, frac, t = tables[key], fracs[key], tested[key]
     centre = -table.entropy

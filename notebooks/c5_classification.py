@@ -56,8 +56,8 @@ from gandensity.book.specs import gan_spec
 from gandensity.numerics import ais
 from gandensity.workflows import likelihoods, manifold
 
-run = start("c5_classification", profile, data_root=data_root, device=device, seed=seed,
-            ais_steps=ais_steps, class_chains=class_chains)
+run = start("c5_classification", profile, data_root=data_root, device=device,
+            seed=seed, ais_steps=ais_steps, class_chains=class_chains)
 cfg, dev = run.config, run.device
 GANS = {"MNIST": specs.regime(cfg), "natural": specs.regime(cfg, "natural")}
 LABEL = {"MNIST": "MNIST-5k digits", "natural": "photo patches (CIFAR-10 stand-in)"}
@@ -85,7 +85,8 @@ for name, reg in GANS.items():
         G, manifold.class_subset(train, c).images,
         likelihoods.NoiseFitConfig(
             images=min(cfg.class_noise_images, int((train.labels == c).sum())),
-            steps=cfg.cls_steps, restarts=cfg.cls_restarts, candidates=cfg.cls_candidates,
+            steps=cfg.cls_steps, restarts=cfg.cls_restarts,
+            candidates=cfg.cls_candidates,
             seed=cfg.seed)).sigma2 for c, G in enumerate(models[name])]
     test = data.load("test")
     per_class = reg["class_test"] // len(gans)
@@ -176,7 +177,8 @@ for name in GANS:
     G, s2 = models[name][0], noise[name][0]
     z_sim, x_sim = ais.simulate(G, 4, sigma2=s2, seed=cfg.seed + 7)
     bounds = ais.ais_bounds(G, z_sim, x_sim, sigma2=s2, steps=cfg.ais_steps,
-                            chains=cfg.class_chains, leapfrog=cfg.leapfrog, seed=cfg.seed)
+                            chains=cfg.class_chains, leapfrog=cfg.leapfrog,
+                            seed=cfg.seed)
     result[name]["gap"] = float(bounds.gap.mean())
     result[name]["median_margin"] = float(result[name]["margin"].median())
 display(Markdown(pd.DataFrame({
@@ -213,7 +215,8 @@ scale = {
     "MNIST": f"MNIST-5k, ten width-{cfg.class_width} DCGANs, "
              f"{len(result['MNIST']['y'])} test digits",
     "natural": f"natural-image stand-in: nine photo-patch DCGANs (classes = source "
-               f"photos, not CIFAR-10 classes), {len(result['natural']['y'])} test patches",
+               f"photos, not CIFAR-10 classes), {len(result['natural']['y'])} test "
+               "patches",
 }
 fig7 = ("The GANs are outperformed by simple baselines, as well as other generative "
         "models")
@@ -239,8 +242,9 @@ for name, where in (("MNIST", "Fig. 7 (left)"), ("natural", "Fig. 7 (left), natu
 # trained on a few hundred images each instead of StyleGAN-XL and ReACGAN class models of CIFAR-10
 # and ImageNet, a few dozen test images instead of 1,000, AIS with a fifth of the paper's steps and
 # a quarter of its chains, and $\ell_2$ instead of LPIPS. The photo patches' classes are nine scenes,
-# not object categories: a patch's source photo shows in its colours and textures, which makes the
-# task easier for 1-NN and for the class models alike. The paper also sets Glow and DDPM++ beside
+# not object categories: a test patch comes from other positions of the photograph whose patches
+# trained its class's GAN, so its colours and textures point to its class, as 1-NN's accuracy shows.
+# The paper also sets Glow and DDPM++ beside
 # the GANs (their accuracies taken from the literature); no likelihood model is trained per class
 # here (chapter {doc}`c4_flow_baseline` trains one flow on all digits).
 
