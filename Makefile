@@ -2,6 +2,7 @@
 #   make book [JOBS=2]                          execute every chapter (PROFILE=cpu) and build _build/html
 #   make test                                   unit tests, nbval of the published chapters, strict book build, browser test
 #   make chapter NB=a1_exact_density PROFILE=smoke [PARAMS="-p epochs 3"]   rerun one chapter into book/
+#   make page PAGE=b2_paper_steps               execute a page at the papers' scale into book/scale/ (up to an hour)
 #   make html                                   build the HTML from the notebooks already in book/
 #   make bench                                  run the benchmarks
 SHELL := /bin/bash
@@ -15,7 +16,7 @@ export GANDENSITY_PROGRESS ?= 0
 export PYTHONHASHSEED := 0
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv book chapter html html-strict test unit nbval browser bench clean
+.PHONY: venv book chapter page html html-strict test unit nbval browser bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -45,6 +46,14 @@ PARAMS ?=
 chapter: venv
 	@test -n "$(NB)" || { echo "usage: make chapter NB=<name in notebooks/> [PROFILE=smoke|cpu|paper] [PARAMS=\"-p KEY VALUE ...\"]"; exit 2; }
 	python -m gandensity.book.runner $(NB) --profile $(PROFILE) $(PARAMS)
+	python -m gandensity.book.scorecard
+
+# A page at the papers' scale (gandensity.book.pages): the chapter with the registered profile and parameters,
+# into book/scale/PAGE.ipynb (up to an hour; make test does not re-execute it). PAGE=all runs every page.
+PAGE ?=
+page: venv
+	@test -n "$(PAGE)" || { echo "usage: make page PAGE=<name>|all  (pages: $$(python -c 'from gandensity.book.pages import PAGES; print(" ".join(p.name for p in PAGES))'))"; exit 2; }
+	if [ "$(PAGE)" = all ]; then for p in $$(python -c 'from gandensity.book.pages import PAGES; print(" ".join(p.name for p in PAGES))'); do python -m gandensity.book.runner --page $$p; done; else python -m gandensity.book.runner --page $(PAGE); fi
 	python -m gandensity.book.scorecard
 
 html: venv

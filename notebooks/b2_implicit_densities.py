@@ -25,8 +25,9 @@
 # metric is computed alongside, only to monitor the estimate, as the paper does.
 #
 # The chapter runs at one of three profiles (see {doc}`intro`): `smoke` (seconds; proves it runs), `cpu`
-# (this published page: 2,000 steps per model on one CPU thread, with a larger learning rate than the
-# paper's) and `paper` (the paper's learning rate $10^{-4}$ and 50,000 steps per model).
+# (the published chapter: 2,000 steps per model on one CPU thread, with a larger learning rate than the
+# paper's) and `paper` (the paper's learning rate $10^{-4}$ and 50,000 steps per model; the book publishes
+# it as a page of its own, {doc}`/book/scale/b2_paper_steps`). {glue:text}`b2-this-run`
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | paper
@@ -38,6 +39,7 @@ forward_steps = None  # Adam steps per sampleable density (KL(P||Q))
 reverse_lr = None  # learning rates (paper: 1e-4)
 forward_lr = None
 matvec = None  # "dense" (2x2 metric, fast on a CPU) or "implicit" (jvp + vjp, paper's)
+threads = None  # torch threads; None keeps the profile's (1 at smoke and cpu)
 
 # %% tags=["hide-cell"]
 import matplotlib.pyplot as plt
@@ -61,8 +63,16 @@ run = start(
     reverse_lr=reverse_lr,
     forward_lr=forward_lr,
     matvec=matvec,
+    threads=threads,
 )
 cfg = run.config
+run.glue(
+    "b2-this-run",
+    f"This run trains {cfg.reverse_steps:,} steps per test energy at lr "
+    f"{cfg.reverse_lr:g} and {cfg.forward_steps:,} per sampleable density at lr "
+    f"{cfg.forward_lr:g}.",
+)
+run.glue("b2-matvec", f'"{cfg.matvec}"')
 
 # %% [markdown]
 # ## Two ways to match a density
@@ -117,7 +127,8 @@ cfg = run.config
 # Jacobian-vector and one vector-Jacobian product through the network (`"implicit"`). In two dimensions, $J$
 # costs two forward-mode passes, so the `cpu` profile forms $M$ once per step and multiplies by it (`"dense"`):
 # the same estimator with the same probes, polynomial and gradients, much faster on a CPU where each implicit
-# product pays the overhead of a jvp and a vjp. Both routes on a network with random (not small) last layers:
+# product pays the overhead of a jvp and a vjp (this run: {glue:text}`b2-matvec`). Both routes on a network
+# with random (not small) last layers:
 
 # %%
 routes = toy2d.compare_routes(
@@ -452,10 +463,9 @@ for name, s in forward_stats.items():
 # %% [markdown]
 # ## Claims
 #
-# At this page's scale each model trains for 2,000 steps at a 10x (reverse) or 20x (forward) larger
-# learning rate than the paper's, instead of tens of thousands of steps at $10^{-4}$; the `paper` profile
-# restores both. Errors are judged by their median over the training steps, with a bootstrap interval over
-# the steps.
+# {glue:text}`b2-this-run` The paper trains tens of thousands of steps at $10^{-4}$ (the `paper`
+# profile: 50,000 at $10^{-4}$). Errors are judged by their median over the training steps, with a
+# bootstrap interval over the steps.
 
 # %%
 scale_reverse = (
@@ -518,10 +528,10 @@ run.claim(
     "30%).",
     paper_value="samples \u201cbegin to drift away from the origin\u201d at epoch 26",
     ours="not run",
-    scale="paper: 26 epochs of 5,000 steps; here at most 2,000 steps",
+    scale=f"paper: 26 epochs of 5,000 steps; here {cfg.reverse_steps:,} steps",
     verdict=claims.not_run(
-        "epoch 26 is 130,000 steps at lr 1e-4; the cpu profile trains 2,000 "
-        "steps, the paper profile 50,000"
+        f"epoch 26 is 130,000 steps at lr 1e-4; this run trains {cfg.reverse_steps:,} "
+        "steps (the cpu profile 2,000, the paper profile 50,000)"
     ),
 )
 

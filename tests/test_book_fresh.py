@@ -142,3 +142,36 @@ def test_chapter_code_fits_the_page_and_uses_only_public_names(source: Path):
     setup = [c for c in cells if "start(" in c.source and "parameters" not in c.metadata.get("tags", [])]
     assert setup and "hide-cell" in setup[0].metadata.get("tags", []), (
         f"{source.name}: the set-up cell (the one calling start(...)) is tagged hide-cell")
+
+
+# Pages at the papers' scale (gandensity.book.pages): not re-executed by nbval (up to an hour each), so these
+# tests hold them to the chapters' standard of freshness without running them.
+from gandensity.book.pages import PAGE_BUDGET_S, PAGES
+from gandensity.book.runner import PAGE_TAG
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_page_at_the_papers_scale_is_current(page):
+    path = ROOT / "book" / "scale" / f"{page.name}.ipynb"
+    assert path.exists(), f"{path} missing: run `{page.command()}`"
+    assert f"book/scale/{page.name}" in (ROOT / "_toc.yml").read_text(), f"{page.name} is not in _toc.yml"
+    out = json.loads(path.read_text())
+    own = [c for c in out["cells"] if PAGE_TAG not in c.get("metadata", {}).get("tags", [])]
+    source = jupytext.read(ROOT / "notebooks" / f"{page.chapter}.py")
+    assert code_cells(own) == code_cells(source.cells), (
+        f"{path.name} is stale against notebooks/{page.chapter}.py: run `{page.command()}`")
+    injected = "".join(next(c["source"] for c in out["cells"]
+                            if "injected-parameters" in c.get("metadata", {}).get("tags", [])))
+    for key, value in {"profile": page.profile, **page.parameters}.items():
+        assert f"{key} = {value!r}".replace("'", '"') in injected.replace("'", '"'), (
+            f"{path.name} did not run with {key}={value!r}: run `{page.command()}`")
+    errors = [o for c in out["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"{path.name} holds error outputs"
+    assert scorecard.chapter_claims(path), f"{path.name} shows no claims"
+    text = "".join("".join(o.get("text", "")) for c in out["cells"] for o in c.get("outputs", []))
+    version = re.search(r"gandensity code ([0-9a-f]{12})", text)
+    assert version and version.group(1) == package_version(), (
+        f"{path.name} ran with package code {version and version.group(1)}, the repository's is "
+        f"{package_version()}: run `{page.command()}`")
+    runtime = re.search(rf"profile {page.profile}: chapter ran in (\d+) s", text)
+    assert runtime and int(runtime.group(1)) <= PAGE_BUDGET_S, f"{path.name}: runtime missing or over an hour"

@@ -102,3 +102,74 @@ def test_module_runs_from_the_command_line(tree):
     out = subprocess.run([sys.executable, "-m", "gandensity.book.runner", "z1_test", "-p", "epoch", "1"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "unknown parameter(s) ['epoch']" in out.stderr
+
+
+PAGE_CHAPTER = '''# %% [markdown]
+# # Z2. A chapter
+#
+# Its text.
+
+# %% tags=["parameters"]
+profile = "cpu"  # smoke | cpu | paper
+steps = None  # steps
+fail = False  # raise, to test a failed run
+
+# %%
+from gandensity.book.claims import Claim, above
+
+print(f"profile={profile!r} steps={steps!r}")
+if fail:
+    raise RuntimeError("the page failed on purpose")
+
+
+class Run:  # what a chapter's run holds for the page's last cell
+    claims = [Claim(paper="000", where="Fig. 1", claim="c", paper_value="v", ours=str(steps),
+                    verdict=above(float(steps or 0), 1.0, what="steps"), scale="s", chapter="z2_test")]
+
+
+run = Run()
+'''
+
+
+@pytest.fixture
+def page_tree(tree, monkeypatch):
+    from gandensity.book import pages
+
+    (tree / "notebooks" / "z2_test.py").write_text(PAGE_CHAPTER)
+    registered = (pages.ScalePage(name="z2_big", chapter="z2_test", profile="smoke", title="Z2 at scale",
+                                  why="It trains longer.", parameters={"steps": 5}),
+                  pages.ScalePage(name="z2_broken", chapter="z2_test", profile="smoke", title="Z2 broken",
+                                  why="It fails.", parameters={"fail": True}),
+                  pages.ScalePage(name="z2_typo", chapter="z2_test", profile="smoke", title="Z2 typo",
+                                  why="A parameter the chapter lacks.", parameters={"step": 5}))
+    monkeypatch.setattr(pages, "PAGES", registered)
+    return tree
+
+
+def test_page_runs_the_chapter_with_its_parameters_into_book_scale(page_tree, capsys):
+    assert runner.main(["--page", "z2_big"]) == 0, capsys.readouterr().err
+    path = page_tree / "book" / "scale" / "z2_big.ipynb"
+    assert "profile='smoke' steps=5" in _printed(path)
+    cells = json.loads(path.read_text())["cells"]
+    assert "".join(cells[0]["source"]).startswith("# Z2 at scale\n")  # the page's title, the chapter's text
+    assert "Its text." in "".join(cells[0]["source"])
+    added = [c for c in cells if runner.PAGE_TAG in c["metadata"].get("tags", [])]
+    assert len(added) == 3 and "make page PAGE=z2_big" in "".join(added[0]["source"])
+    assert "It trains longer." in "".join(added[0]["source"])
+    table = added[-1]["outputs"][0]["data"]["text/markdown"]
+    assert "| 000 | Fig. 1 | reproduced | 5 | — | — |" in "".join(table)  # no published chapter: "—"
+    assert not (page_tree / "book" / "scale" / ".z2_big.tmp.ipynb").exists()
+
+
+def test_page_failure_keeps_the_published_page_and_bad_pages_are_refused(page_tree, capsys):
+    published = page_tree / "book" / "scale" / "z2_broken.ipynb"
+    published.parent.mkdir()
+    published.write_text("{}")
+    assert runner.main(["--page", "z2_broken"]) == 1
+    assert "page z2_broken failed" in capsys.readouterr().err and published.read_text() == "{}"
+    assert runner.main(["--page", "z2_typo"]) == 2
+    assert "unknown parameter(s) ['step']" in capsys.readouterr().err
+    assert runner.main(["--page", "nope"]) == 2
+    assert "pages: z2_big, z2_broken, z2_typo" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        runner.main(["--page", "z2_big", "--profile", "cpu"])  # a page brings its own profile

@@ -11,7 +11,9 @@ than a parameter papermill would inject and the chapter would silently ignore. V
 as papermill reads them (``True``/``False``/``None``, then integers, then floats, else the string); ``-r``
 passes the value as a string (``-r data_root 2024``).
 
-``make chapter NB=<name> PROFILE=<profile> PARAMS="-p epochs 3"`` calls this module.
+``make chapter NB=<name> PROFILE=<profile> PARAMS="-p epochs 3"`` calls this module. ``--page NAME`` executes a
+page at the papers' scale (:mod:`gandensity.book.pages`) into ``book/scale/NAME.ipynb`` instead, with the
+registered profile and parameters (``make page PAGE=NAME``).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["parse_value", "notebook_parameters", "check_parameters", "run_chapter", "main"]
+__all__ = ["parse_value", "notebook_parameters", "check_parameters", "run_chapter", "run_page", "main",
+           "PAGE_TAG"]
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+PAGE_TAG = "scale-page"  # cells a page adds to its chapter's (tests compare the others with the chapter)
 
 
 def parse_value(value: str) -> Any:
@@ -72,14 +76,19 @@ def run_chapter(chapter: str, parameters: dict[str, Any], *, notebooks: str | os
         papermill.PapermillExecutionError: a cell failed; ``book/<chapter>.ipynb`` is left as it was and the
             partial run stays in ``book/.<chapter>.tmp.ipynb``.
     """
-    import jupytext
-    import papermill
-
     notebooks, book = Path(notebooks), Path(book)
     source = notebooks / f"{chapter}.py"
     if not source.is_file():
         raise FileNotFoundError(f"no chapter {chapter!r}: {source} does not exist; chapters: "
                                 f"{', '.join(_chapters(notebooks)) or '(none)'}")
+    nb = _read(source, chapter, parameters, kernel)
+    return _execute(nb, parameters, book, book, chapter, kernel, progress)
+
+
+def _read(source: Path, chapter: str, parameters: dict[str, Any], kernel: str) -> Any:
+    """The chapter's source as a notebook, its parameters checked against ``parameters``."""
+    import jupytext
+
     nb = jupytext.read(source)
     nb.metadata.setdefault("kernelspec", {"name": kernel, "language": "python",
                                         "display_name": "Python 3" if kernel == "python3" else kernel})
@@ -87,19 +96,81 @@ def run_chapter(chapter: str, parameters: dict[str, Any], *, notebooks: str | os
     if not valid:
         raise ValueError(f"{source} has no cell tagged 'parameters', so no parameter can be passed to it")
     check_parameters(list(parameters), valid, chapter)
-    book.mkdir(parents=True, exist_ok=True)
-    tmp, target = book / f".{chapter}.tmp.ipynb", book / f"{chapter}.ipynb"
-    papermill.execute_notebook(nb, str(tmp), parameters=dict(parameters), kernel_name=kernel, cwd=str(book),
+    return nb
+
+
+def _execute(nb: Any, parameters: dict[str, Any], folder: Path, cwd: Path, name: str, kernel: str,
+             progress: bool) -> Path:
+    """Execute ``nb`` into ``folder/.<name>.tmp.ipynb`` (in ``cwd``), then move it to ``folder/<name>.ipynb``."""
+    import papermill
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp, target = folder / f".{name}.tmp.ipynb", folder / f"{name}.ipynb"
+    papermill.execute_notebook(nb, str(tmp), parameters=dict(parameters), kernel_name=kernel, cwd=str(cwd),
                                progress_bar=progress)
-    os.replace(tmp, target)  # only now: a failed run raised above and left the published chapter alone
+    os.replace(tmp, target)  # only now: a failed run raised above and left the published notebook alone
     return target
+
+
+def run_page(name: str, *, notebooks: str | os.PathLike = "notebooks", book: str | os.PathLike = "book",
+             kernel: str = "python3", progress: bool = False) -> Path:
+    """Execute the page at the papers' scale ``name`` (see :mod:`gandensity.book.pages`) into
+    ``book/scale/<name>.ipynb``; return that path.
+
+    The page is the chapter's source with the page's title, a note under it (what the page changes, the
+    command, that CI does not re-execute it) and, at the end, its verdicts beside the published chapter's
+    (``book/<chapter>.ipynb`` as it is when the page runs); the cells it adds are tagged :data:`PAGE_TAG`.
+    It runs in ``book/``, as the chapters do. Raises as :func:`run_chapter` (``ValueError`` for an unknown
+    page, listing the pages).
+    """
+    import nbformat
+
+    from gandensity.book.pages import page as find_page
+
+    spec = find_page(name)
+    notebooks, book = Path(notebooks), Path(book)
+    source = notebooks / f"{spec.chapter}.py"
+    if not source.is_file():
+        raise FileNotFoundError(f"page {name} executes chapter {spec.chapter}, but {source} does not exist")
+    parameters = {"profile": spec.profile, **spec.parameters}
+    nb = _read(source, spec.chapter, parameters, kernel)
+    title = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+    if title is None or not title.source.startswith("# "):
+        raise ValueError(f"{source} does not open with a markdown cell holding its '# ' title")
+    rest = title.source.split("\n", 1)
+    title.source = f"# {spec.title}" + (f"\n{rest[1]}" if len(rest) > 1 else "")
+    settings = ", ".join(f"`{k}={v!r}`" for k, v in spec.parameters.items()) or "none"
+    label = spec.chapter.split("_")[0].upper()
+    note = (f"```{{note}}\nThis page is chapter {{doc}}`{label} </book/{spec.chapter}>` executed by "
+            f"`{spec.command()}`: profile `{spec.profile}`, parameters {settings}.\n\n{spec.why}\n\n"
+            f"It runs for up to an hour on this project's 2-core machines (its last line states its runtime), "
+            f"so CI does not re-execute it (`make test` re-executes the published chapters); tests check "
+            f"that it ran the chapter's code with this repository's package code, without errors. The "
+            f"chapter's prose below reads this run's numbers; its last section sets this page's verdicts "
+            f"beside the chapter's.\n```")
+    tag = {"tags": [PAGE_TAG]}
+    position = nb.cells.index(title) + 1
+    nb.cells.insert(position, nbformat.v4.new_markdown_cell(note, metadata=tag))
+    nb.cells += [
+        nbformat.v4.new_markdown_cell(
+            f"## Beside the published chapter\n\nEach claim of this page with its verdict and value in "
+            f"{{doc}}`chapter {label} </book/{spec.chapter}>`, read from the chapter's notebook when this page "
+            f"ran.", metadata=tag),
+        nbformat.v4.new_code_cell(
+            "from IPython.display import Markdown\n\nfrom gandensity.book.pages import verdicts_beside\n\n"
+            f"Markdown(verdicts_beside(run.claims, {spec.chapter + '.ipynb'!r}))", metadata=tag),
+    ]
+    return _execute(nb, parameters, book / "scale", book, name, kernel, progress)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gandensity.book.runner",
         description="Execute notebooks/NB.py into book/NB.ipynb (replaced only when the run succeeds).")
-    parser.add_argument("chapter", metavar="NB", help="chapter name, e.g. a1_exact_density (or notebooks/NB.py)")
+    parser.add_argument("chapter", metavar="NB", nargs="?",
+                        help="chapter name, e.g. a1_exact_density (or notebooks/NB.py)")
+    parser.add_argument("--page", default=None,
+                        help="a page at the papers' scale (gandensity.book.pages), instead of NB")
     parser.add_argument("--profile", default=None, help="smoke | cpu | paper (default: the notebook's, cpu)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                         help="a notebook parameter, read as papermill reads -p (True/False/None, int, float, str)")
@@ -116,6 +187,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line; returns the exit status (0 success, 1 the chapter failed, 2 a usage error)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.page is not None:
+        if args.chapter or args.parameter or args.raw or args.profile:
+            parser.error("--page runs a registered page with its own profile and parameters; give no NB, "
+                         "--profile, -p or -r with it (gandensity.book.pages lists them)")
+        try:
+            target = run_page(args.page, notebooks=args.notebooks, book=args.book, kernel=args.kernel,
+                              progress=args.progress)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"{parser.prog}: error: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        except Exception as err:  # noqa: BLE001 - papermill's execution error: report and keep the page
+            tmp = Path(args.book) / "scale" / f".{args.page}.tmp.ipynb"
+            print(f"{parser.prog}: page {args.page} failed ({type(err).__name__}); the published page is "
+                  f"unchanged; the partial run is in {tmp}\n{err}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"wrote {target}")
+        return 0
+    if not args.chapter:
+        parser.error("give a chapter (NB) or --page NAME")
     chapter = Path(args.chapter).name.removesuffix(".py").removesuffix(".ipynb")
     parameters: dict[str, Any] = {}
     for key, value in args.parameter:

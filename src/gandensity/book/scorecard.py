@@ -1,7 +1,7 @@
 """The scorecard: every experimental claim of the four papers, with our value and verdict.
 
-Generated from the published chapters (the claims each chapter displayed with ``run.show_claims()``)
-and from :data:`gandensity.book.catalogue.NOT_RUN` (the claims no chapter runs yet, with the reason), into
+Generated from the published chapters (the claims each chapter displayed with ``run.show_claims()``), the
+pages at the papers' scale (:mod:`gandensity.book.pages`) and from :data:`gandensity.book.catalogue.NOT_RUN` (the claims no chapter runs yet, with the reason), into
 ``book/scorecard.md`` (the page after the introduction) and ``book/scorecard.json`` (a list of objects
 with the keys of :data:`JSON_KEYS`). ``python -m gandensity.book.scorecard`` rewrites both;
 ``tests/test_book_fresh.py`` fails when they are stale against the published chapters.
@@ -9,6 +9,7 @@ with the keys of :data:`JSON_KEYS`). ``python -m gandensity.book.scorecard`` rew
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections import Counter
@@ -17,6 +18,7 @@ from pathlib import Path
 from gandensity.book.catalogue import NOT_RUN
 from gandensity.book.chapter import CLAIMS_KEY
 from gandensity.book.claims import PAPERS, VERDICTS, Claim, claims_markdown
+from gandensity.book.pages import PAGES
 
 __all__ = ["JSON_KEYS", "chapter_claims", "scorecard_claims", "scorecard_json", "scorecard_markdown", "write"]
 
@@ -37,9 +39,14 @@ def chapter_claims(notebook: Path) -> list[Claim]:
 
 
 def scorecard_claims(book: Path | None = None) -> list[Claim]:
-    """Chapter claims in book order (paper, then chapter), then the catalogue's claims that no chapter runs."""
+    """Chapter claims in book order (paper, then chapter; pages at the papers' scale after the chapters, as
+    ``scale/<page>``), then the catalogue's claims that no chapter runs."""
     book = Path(book) if book is not None else ROOT / "book"
     claims = [c for nb in sorted(book.glob("[a-z][0-9]_*.ipynb")) for c in chapter_claims(nb)]
+    for page in PAGES:  # pages at the papers' scale: their claims link to the page
+        path = book / "scale" / f"{page.name}.ipynb"
+        if path.exists():
+            claims += [dataclasses.replace(c, chapter=f"scale/{page.name}") for c in chapter_claims(path)]
     claims += list(NOT_RUN)
     return sorted(claims, key=lambda c: (c.paper, c.chapter == "", c.chapter))
 
@@ -58,7 +65,9 @@ def scorecard_markdown(claims: list[Claim]) -> str:
         "code computes (the rule column states it with its numbers). `inconclusive` means our interval over",
         "seeds or resamples contains the threshold: a retrained model could land on either side. `not run`",
         "says why. Our runs are smaller than the papers' (the scale column says how); a verdict is about",
-        "our scale. This page is generated from the published chapters by",
+        "our scale. Rows whose chapter is `scale/...` come from a page that runs a chapter at the papers'",
+        "scale (its steps or sample counts), listed beside the chapter in the table of contents.",
+        "This page is generated from the published chapters by",
         "`python -m gandensity.book.scorecard`, also as `book/scorecard.json`.",
         "",
         "| paper | " + " | ".join(VERDICTS) + " |",

@@ -1,0 +1,115 @@
+"""Pages at the papers' scale: a chapter executed once with the paper's setting, published beside it.
+
+A :class:`ScalePage` names a chapter, a profile and the parameters that differ from it. ``make page
+PAGE=<name>`` (``python -m gandensity.book.runner --page <name>``) executes the chapter's own source with
+them into ``book/scale/<name>.ipynb``, with a note under its title that says what this page changes, how
+long it ran and that CI does not re-execute it, and a last cell that sets its verdicts beside the published
+chapter's. Such a run takes up to an hour on this project's 2-core machines, so ``make test`` does not
+re-execute it (nbval runs ``book/*.ipynb`` only); ``tests/test_book_fresh.py`` checks that it is current
+all the same: the chapter's code cells, the registered profile and parameters, the package code version,
+no error output, claims, and a runtime within :data:`PAGE_BUDGET_S`.
+
+A page's claims join the scorecard with the page as their chapter, so a claim tested at both scales has two
+rows, one per scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gandensity.book.claims import Claim
+from gandensity.book.profiles import CHAPTERS, SHARED
+
+_B2 = CHAPTERS["b2_implicit_densities"]["cpu"]
+_LATENT_TRIPLETS = SHARED["regressors"]["cpu"]["latent_triplets"]
+
+__all__ = ["PAGES", "PAGE_BUDGET_S", "ScalePage", "page", "verdicts_beside"]
+
+PAGE_BUDGET_S = 3600  # a page at the papers' scale runs in at most an hour on this project's 2-core machines
+
+
+@dataclass(frozen=True)
+class ScalePage:
+    """A chapter at the papers' scale.
+
+    Attributes:
+        name: the page's file name in ``book/scale/`` (without ``.ipynb``).
+        chapter: the chapter whose source it executes (``notebooks/<chapter>.py``).
+        profile: the profile it runs at.
+        parameters: notebook parameters beyond the profile (what the page changes, with the reason in ``why``).
+        title: the page's title (replaces the chapter's).
+        why: what the page changes against the published chapter, and why at this setting (markdown).
+    """
+
+    name: str
+    chapter: str
+    profile: str
+    title: str
+    why: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def command(self) -> str:
+        """The command that executes the page."""
+        return f"make page PAGE={self.name}"
+
+
+PAGES: tuple[ScalePage, ...] = (
+    ScalePage(
+        name="b2_paper_steps",
+        chapter="b2_implicit_densities",
+        profile="paper",
+        parameters={"matvec": "dense", "threads": 1},
+        title="B2 at the paper's steps: 50,000 per model at learning rate $10^{-4}$",
+        why=("Chapter B2 at the `paper` profile: every model trains 50,000 Adam steps at the paper's learning "
+             f"rate $10^{{-4}}$ (the published chapter: {_B2['reverse_steps']:,} steps at learning rates "
+             f"{_B2['reverse_lr']:g} and {_B2['forward_lr']:g}). Two settings differ "
+             "from the profile: the metric's products are formed from the $2 \\times 2$ matrix (`matvec "
+             "\"dense\"`), the same estimator as the paper's Jacobian-vector route, which B2 checks to agree "
+             "to rounding, at a fifteenth of the cost on a CPU; and torch runs on one thread, as the "
+             "published chapters do (the networks are too small to gain from a second)."),
+    ),
+    ScalePage(
+        name="a4_paper_triplets",
+        chapter="a4_latent_densities",
+        profile="cpu",
+        parameters={"latent_triplets": 50000},
+        title="A4 with the paper's 50,000 latent triplets",
+        why=("Chapter A4 with the paper's 50,000 triplets $(z, G(z), \\log\\mathcal N(z))$ per latent "
+             f"regressor instead of the published chapter's {_LATENT_TRIPLETS:,}; everything else, the InfoGANs "
+             "and the "
+             "regressors' width and epochs included, is the `cpu` profile's, so the difference between the "
+             "two pages is the latent regressors' training data alone. CIFAR-10, the paper's natural "
+             "images, needs a local data_root: the photo patches stand in, as in the chapter."),
+    ),
+)
+
+
+def page(name: str) -> ScalePage:
+    """The registered page ``name``; ``ValueError`` listing the pages when there is none."""
+    for p in PAGES:
+        if p.name == name:
+            return p
+    raise ValueError(f"no page {name!r} at the papers' scale; pages: {', '.join(p.name for p in PAGES)}")
+
+
+def verdicts_beside(here: list[Claim], published: Path | str) -> str:
+    """A markdown table: each claim of this page with its verdict beside the published chapter's.
+
+    ``published`` is the chapter's executed notebook (``book/<chapter>.ipynb``); a claim it does not show (or a
+    missing chapter) reads "—".
+    """
+    from gandensity.book.scorecard import chapter_claims
+
+    path = Path(published)
+    theirs = {(c.paper, c.where): c for c in chapter_claims(path)} if path.exists() else {}
+    lines = ["| paper | where | verdict here | ours here | verdict in the chapter | ours in the chapter |",
+             "|---|---|---|---|---|---|"]
+    for c in here:
+        other = theirs.get((c.paper, c.where))
+        cells = [c.paper, c.where, c.verdict.label, c.ours,
+                 other.verdict.label if other else "—", other.ours if other else "—"]
+        lines.append("| " + " | ".join(x.replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
+    return "\n".join(lines)
+
