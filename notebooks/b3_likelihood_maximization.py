@@ -21,8 +21,9 @@
 # examples while nonetheless attaining very high likelihood", and the metric $M = J^\top J$ becomes increasingly
 # ill-conditioned. This chapter repeats the experiment with the MNIST DCGAN of chapter A1.
 #
-# Profiles (see {doc}`intro`): `smoke` (seconds), `cpu` (this page: the MNIST-5k DCGAN, 100-d normal latent,
-# 150 steps), `paper` (the paper's CelebA setup from a local copy of CelebA: 64x64, five layers, uniform
+# Profiles (see {doc}`intro`): `smoke` (seconds), `cpu` (the published chapter: the MNIST-5k DCGAN, 100-d
+# normal latent, 150 steps; {doc}`/book/scale/b3_uniform_prior` is the same with the paper's uniform
+# prior), `paper` (the paper's CelebA setup from a local copy of CelebA: 64x64, five layers, uniform
 # prior on $[-1, 1]^{128}$, RMSProp, and trajectories of thousands of steps; meant for a GPU).
 
 # %% tags=["parameters"]
@@ -35,6 +36,7 @@ width = None  # DCGAN width
 num_trials = None  # latents ascended in parallel
 steps = None  # Adam steps per trajectory
 lr = None  # Adam step size on z
+prior = None  # "normal" or "uniform" on [-1, 1]^n: the DCGAN's and the ascent's prior
 
 # %% tags=["hide-cell"]
 import time
@@ -65,6 +67,7 @@ run = start(
     num_trials=num_trials,
     steps=steps,
     lr=lr,
+    prior=prior,
 )
 cfg, dev = run.config, run.device
 
@@ -72,13 +75,19 @@ cfg, dev = run.config, run.device
 # ## The generator
 #
 # The MNIST-5k DCGAN of chapter A1 (shared through the cache) at the `cpu` profile; at the `paper`
-# profile the CelebA DCGAN with the paper's uniform prior.
+# profile the CelebA DCGAN with the paper's uniform prior. This run: {glue:text}`b3-generator`.
 
 # %%
 gan, train = train_gan(gan_spec(cfg), device=dev)
 G = gan.generator
 n = G.config.latent_dim
 prior = UniformBox(-1.0, 1.0) if cfg.prior == "uniform" else StandardNormal()
+run.glue(
+    "b3-generator",
+    f"{cfg.data} DCGAN, width {cfg.width}, {cfg.epochs} epochs, latent dimension {n}, "
+    + ("uniform prior on [-1, 1]^n" if cfg.prior == "uniform"
+       else "standard normal prior"),
+)
 
 # %% [markdown]
 # ## The likelihood over a plane of latents (paper Fig. 3)
@@ -87,10 +96,10 @@ prior = UniformBox(-1.0, 1.0) if cfg.prior == "uniform" else StandardNormal()
 # at the grid points beside contour plots of $\log p(G(z))$ over the same grid (its Fig. 3, for its
 # CelebA and LSUN models). We take a plane through a latent $z_c$ spanned by two random orthonormal
 # directions $u, v$, $z(a, b) = z_c + s\,(a u + b v)$ with $a, b \in [-1, 1]$, and compute the exact
-# log-density at every grid point from the full Jacobian (chapter A1). At the `cpu` profile $z_c$
-# is a draw from the normal prior and $s$ = {glue:text}`b3-grid-extent` prior standard deviations;
-# under the paper's uniform prior the plane passes through the centre of the box and $s$ keeps
-# the whole grid inside it.
+# log-density at every grid point from the full Jacobian (chapter A1). Under a normal prior $z_c$
+# is a draw from it and $s$ a few prior standard deviations; under the paper's uniform prior the
+# plane passes through the centre of the box and $s$ keeps the whole grid inside it. In this run
+# {glue:text}`b3-grid-plane`.
 
 # %%
 k = cfg.grid_size
@@ -145,7 +154,13 @@ display(
         index=pd.Index(list(spread), name=f"{k}x{k} grid [nats]"),
     ).style.format(precision=1)
 )
-run.glue("b3-grid-extent", cfg.grid_extent, ".0f")
+run.glue(
+    "b3-grid-plane",
+    f"the prior is uniform: z_c = 0 and s = {scale:.3g}"
+    if cfg.prior == "uniform"
+    else f"the prior is normal: z_c is a draw from it and s = {scale:g} standard "
+    "deviations",
+)
 run.glue("b3-grid-k", k)
 ranges = {name: (t.max() - t.min()).item() for name, t in spread.items()}
 run.glue("b3-grid-range", ranges["log p(G(z))"], ".0f")
@@ -193,12 +208,16 @@ run.glue(
 # with the gradient of the log-determinant from the stochastic estimator at the settings of the paper's
 # Fig. 4 (c, d), $(m, p, t, g, \epsilon) = (5, 10, 10, 1.2, 10^{-2})$, fresh probes at every step. Every
 # few steps the exact log-density and the extreme eigenvalues of $M$ are computed from the full Jacobian,
-# which the ascent itself never uses. At the `cpu` profile the prior is the MNIST DCGAN's standard normal,
-# so its term pulls $z$ towards the origin; the paper's uniform prior on $[-1, 1]^{n}$ (the `paper`
-# profile) is flat, so there only the volume term acts, and the latents are projected back into the box
-# after each step. The paper does not name its optimizer for the ascent; Adam is ours.
+# which the ascent itself never uses. A standard normal prior (the `cpu` profile's) pulls $z$ towards
+# the origin through its term; the paper's uniform prior on $[-1, 1]^{n}$ (the `paper` profile's) is
+# flat, so there only the volume term acts, and the latents are projected back into the box after each
+# step. This run's prior: {glue:text}`b3-prior-name`. The paper does not name its optimizer for the
+# ascent; Adam is ours.
 
 # %%
+run.glue("b3-prior-name",
+         "uniform on [-1, 1]^n" if cfg.prior == "uniform" else "normal")
+run.glue("b3-prior-word-scale", cfg.prior)
 z0 = prior.sample(cfg.num_trials, n, rng=run.rng()).to(dev)
 started = time.perf_counter()
 trace = ascent.maximize_log_density(
@@ -413,13 +432,29 @@ run.glue("b3-tail-end", tail[1].quantile(0.5).item(), ".3f")
 closer = bool(distance[1].quantile(0.5) < distance[0].quantile(0.5))
 run.glue("b3-distance", "closer to" if closer else "farther from")
 run.glue("b3-volume-gain", summary.volume_gain.quantile(0.5).item(), ".1f")
+run.glue(
+    "b3-gain-source",
+    "Under the uniform prior the prior term is constant inside the box, so the whole "
+    f"gain is the volume term ({summary.volume_gain.quantile(0.5).item():.1f} nats, "
+    "median), the generator compressing a neighbourhood of z."
+    if cfg.prior == "uniform"
+    else "With a standard normal prior, part of the gain "
+    f"({summary.prior_gain.quantile(0.5).item():.1f} nats, median) comes from moving z "
+    "towards the origin, which a uniform prior would not reward; the rest "
+    f"({summary.volume_gain.quantile(0.5).item():.1f} nats) is the volume term, the "
+    "generator compressing a neighbourhood of z.",
+)
+run.glue(
+    "b3-ink-reading",
+    "the digits fade into the black background"
+    if ink[1].mean() < ink[0].mean()
+    else "the images gain ink",
+)
 
 # %% [markdown]
-# With a standard normal prior, part of the gain ({glue:text}`b3-prior-gain` nats, median) comes from
-# moving $z$ towards the origin, which a uniform prior would not reward; the rest
-# ({glue:text}`b3-volume-gain` nats) is the volume term, the generator compressing a neighbourhood of $z$.
+# {glue:text}`b3-gain-source`
 # The mean pixel intensity goes from {glue:text}`b3-ink-start` to {glue:text}`b3-ink-end` (on a scale
-# from 0, black, to 1): the digits fade into the black background ({numref}`fig-b3-trajectories`). The share of training digits at
+# from 0, black, to 1): {glue:text}`b3-ink-reading` ({numref}`fig-b3-trajectories`). The share of training digits at
 # least as extreme in mean intensity is {glue:text}`b3-tail-end` at the end (median; about 0.25 for
 # images like the data). In Euclidean distance the final images are {glue:text}`b3-distance` their nearest
 # training digit than the starting samples are: a nearly blank image is close to a thin digit such as a
@@ -718,47 +753,50 @@ if cfg.prior == "normal":
     at_wall = float((flat_trace.z[-1].abs() >= cfg.flat_box - 1e-6).double().mean())
     flat_fell = int((flat.lambda_min_ratio < 1).sum())
     run.glue("b3-flat-box", cfg.flat_box, "g")
-    run.glue("b3-flat-volume", med(flat.volume_gain), ".1f")
-    run.glue("b3-normal-volume", med(x_summary.volume_gain), ".1f")
-    run.glue("b3-flat-fell", f"{flat_fell} of {B}")
-    run.glue("b3-flat-lmin", med(flat.lambda_min_ratio), ".3g")
-    run.glue("b3-flat-wall", at_wall, ".3f")
-    run.glue("b3-flat-norm", f"{med(flat_trace.z[0].double().norm(dim=-1)):.1f} to "
-             f"{med(flat_trace.z[-1].double().norm(dim=-1)):.1f}")
-    run.glue("b3-normal-norm", f"{med(exact_trace.z[0].double().norm(dim=-1)):.1f} to "
-             f"{med(exact_trace.z[-1].double().norm(dim=-1)):.1f}")
-    run.glue("b3-flat-more", "more" if med(flat.volume_gain)
-             > med(x_summary.volume_gain) else "less")
-    run.glue("b3-flat-verdict", (
-        "The shrinking lambda_min is therefore the generator's own: its density rises "
-        "where it squeezes some latent direction flat, with or without a prior pulling "
-        "the latents inward." if flat_fell == B else
-        "Without the prior's pull lambda_min does not fall on every trajectory, so "
-        "part of its fall in the ascent above comes with the prior's pull."))
+    norms = {k: f"{med(tr.z[0].double().norm(dim=-1)):.1f} to "
+             f"{med(tr.z[-1].double().norm(dim=-1)):.1f}" for k, tr in pulled.items()}
+    more = "more" if med(flat.volume_gain) > med(x_summary.volume_gain) else "less"
+    run.glue("b3-flat-reading", (
+        f"Without the prior term, lambda_min fell on {flat_fell} of {B} trajectories "
+        f"(median ratio {med(flat.lambda_min_ratio):.3g}), and the volume term gained "
+        f"{med(flat.volume_gain):.1f} nats (median), {more} than the "
+        f"{med(x_summary.volume_gain):.1f} it gained beside the prior. The median |z| "
+        f"went from {norms['flat (volume term only)']} without the prior, from "
+        f"{norms['normal prior']} with it; a share {at_wall:.3f} of the flat run's "
+        "final coordinates sit on the box's wall. "
+        + ("The shrinking lambda_min is therefore the generator's own: its density "
+           "rises where it squeezes some latent direction flat, with or without a "
+           "prior pulling the latents inward." if flat_fell == B else
+           "Without the prior's pull lambda_min does not fall on every trajectory, so "
+           "part of its fall in the ascent above comes with the prior's pull.")))
 else:
     flat = None
-    run.glue("b3-flat-box", "(none: this profile's prior is already flat in its box)")
+    run.glue("b3-flat-box", f"{cfg.flat_box:g} (not run here)")
+    run.glue("b3-flat-reading", (
+        "This run's prior is uniform, flat inside its box: the exact ascent above "
+        "already climbs the volume term alone, so there is no prior's pull to "
+        "separate, "
+        "and this section's run is not needed. "
+        + ("lambda_min fell on every trajectory of that ascent."
+           if int((x_summary.lambda_min_ratio < 1).sum()) == B else
+           "lambda_min did not fall on every trajectory of that ascent.")))
     print("the prior is uniform: the exact ascent above already climbs the volume "
           "term only")
 
 # %% [markdown]
-# Without the prior term, $\lambda_{\min}$ fell on {glue:text}`b3-flat-fell` trajectories (median
-# ratio {glue:text}`b3-flat-lmin`), and the volume term gained {glue:text}`b3-flat-volume` nats
-# (median), {glue:text}`b3-flat-more` than the {glue:text}`b3-normal-volume` it gained beside the
-# prior. The median $|z|$ went from {glue:text}`b3-flat-norm` without the prior, from
-# {glue:text}`b3-normal-norm` with it; a share {glue:text}`b3-flat-wall` of the flat run's final
-# coordinates sit on the box's wall. {glue:text}`b3-flat-verdict`
+# {glue:text}`b3-flat-reading`
 
 # %% [markdown]
 # ## Claims
 #
-# Our trajectories are shorter than the paper's (150 steps on a CPU against 1,000-5,000), on MNIST digits
-# with a normal prior rather than CelebA and LSUN with a uniform one. Intervals are bootstrap intervals
-# over the trajectories.
+# Our trajectories are shorter than the paper's ({glue:text}`b3-steps` steps on a CPU against
+# 1,000-5,000), on MNIST digits with a {glue:text}`b3-prior-word-scale` prior rather than CelebA and
+# LSUN with a uniform one. Intervals are bootstrap intervals over the trajectories.
 
 # %%
 scale = (
-    f"MNIST-5k DCGAN (n_z = {n}, normal prior), {cfg.num_trials} latents, {cfg.steps} "
+    f"MNIST-5k DCGAN (n_z = {n}, {cfg.prior} prior), {cfg.num_trials} latents, "
+    f"{cfg.steps} "
     "Adam steps; "
     "paper: 64x64 CelebA/LSUN DCGANs (n_z = 128/256, uniform prior), 4 trajectories of "
     "1000-5000 steps"
@@ -821,7 +859,8 @@ run.claim(
 # The same claims with exact gradients (chapter section "Does it survive accurate
 # gradients?"), and SLQ against Chebyshev on the way.
 xscale = (
-    f"MNIST-5k DCGAN (n_z = {n}, normal prior), the same {cfg.num_trials} latents, "
+    f"MNIST-5k DCGAN (n_z = {n}, {cfg.prior} prior), the same {cfg.num_trials} "
+    "latents, "
     f"{cfg.steps} Adam steps with the exact gradient of log det M (autograd "
     "through the float64 QR of the Jacobian); paper: Chebyshev gradients only"
 )

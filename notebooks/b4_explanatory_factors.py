@@ -22,8 +22,9 @@
 # dimension* $v_{\text{eff}}(\tau)$ that grows with the latent size $n_z$ but barely with the width $n_f$.
 # This chapter repeats the analysis on MNIST DCGANs.
 #
-# Profiles (see {doc}`intro`): `smoke` (seconds), `cpu` (this page: a family of five small DCGANs on MNIST-5k with
-# $n_z \in \{50, 100, 200\}$ and $n_f \in \{8, 16, 32\}$, 10 epochs each), `paper` (the paper's CelebA setup
+# Profiles (see {doc}`intro`): `smoke` (seconds), `cpu` (the published chapter: a family of five small DCGANs
+# on MNIST-5k with $n_z \in \{50, 100, 200\}$ and $n_f \in \{8, 16, 32\}$, 10 epochs each;
+# {doc}`/book/scale/b4_longer_training` trains them four times longer), `paper` (the paper's CelebA setup
 # around $n_z = n_f = 64$ from a local copy of CelebA: 64x64, five layers, uniform prior, RMSProp; for a GPU).
 
 # %% tags=["parameters"]
@@ -89,8 +90,9 @@ for name, (latent_dim, width) in family.items():
     )
 
 # %% [markdown]
-# The last epoch's mean losses of each member (a discriminator loss far below $2\log 2 \approx 1.39$,
-# the value at equilibrium, means the discriminator tells real from generated digits apart easily):
+# The mean losses of each member per epoch ({numref}`fig-b4-losses`) and in the last epoch (a
+# discriminator loss far below $2\log 2 \approx 1.39$, the value at equilibrium, means the discriminator
+# tells real from generated digits apart easily):
 
 # %%
 losses = pd.DataFrame(
@@ -112,11 +114,42 @@ display(
         {"nz": "{:.0f}", "nf": "{:.0f}", "loss D": "{:.2f}", "loss G": "{:.2f}"}
     )
 )
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+for name, g in gans.items():
+    epochs_axis = np.arange(1, len(g.history["loss_d"]) + 1)
+    axes[0].plot(epochs_axis, g.history["loss_d"], label=name)
+    axes[1].plot(epochs_axis, g.history["loss_g"], label=name)
+axes[0].axhline(2 * np.log(2), color="k", lw=0.8, ls="--")
+axes[0].set(xlabel="epoch", ylabel="mean loss", title="discriminator (dashed: 2 log 2)")
+axes[1].set(xlabel="epoch", ylabel="mean loss", title="generator")
+axes[0].legend(fontsize=8)
+fig.tight_layout()
+run.figure("b4-losses", fig)
+# How much the discriminator's loss still moved over the last quarter of the epochs
+quarter = min(max(1, cfg.epochs // 4), cfg.epochs - 1)  # 0 when there is one epoch
+drift = {
+    name: abs(g.history["loss_d"][-1] - g.history["loss_d"][-1 - quarter])
+    for name, g in gans.items()
+}
+run.glue("b4-quarter", quarter)
+run.glue(
+    "b4-drift",
+    ", ".join(f"{name} {d:.2f}" for name, d in drift.items()),
+)
 
 # %% [markdown]
+# ```{glue:figure} b4-losses
+# :name: fig-b4-losses
+#
+# Mean discriminator and generator losses per epoch of each member of the family.
+# ```
+#
 # Members whose discriminator ended with a loss below 0.3 after {glue:text}`b4-epochs` epochs:
 # {glue:text}`b4-strong-d`. Those have not reached an equilibrium; their generators are what the
-# analysis below measures, not converged ones (training longer is left to the `paper` profile).
+# analysis below measures. Over the last {glue:text}`b4-quarter` epochs the discriminator's loss
+# moved by {glue:text}`b4-drift` (absolute change, per member). The page
+# {doc}`/book/scale/b4_longer_training` repeats the chapter with every member trained four times
+# longer.
 
 # %% [markdown]
 # ## Eigenvectors against random directions (Fig. 5)

@@ -24,6 +24,7 @@ from gandensity.book.profiles import CHAPTERS, SHARED
 
 _B2 = CHAPTERS["b2_implicit_densities"]["cpu"]
 _LATENT_TRIPLETS = SHARED["regressors"]["cpu"]["latent_triplets"]
+_B4_EPOCHS = CHAPTERS["b4_explanatory_factors"]["cpu"]["epochs"]
 
 __all__ = ["PAGES", "PAGE_BUDGET_S", "ScalePage", "page", "verdicts_beside"]
 
@@ -69,6 +70,28 @@ PAGES: tuple[ScalePage, ...] = (
              "\"dense\"`), the same estimator as the paper's Jacobian-vector route, which B2 checks to agree "
              "to rounding, at a fifteenth of the cost on a CPU; and torch runs on one thread, as the "
              "published chapters do (the networks are too small to gain from a second)."),
+    ),
+    ScalePage(
+        name="b3_uniform_prior",
+        chapter="b3_likelihood_maximization",
+        profile="cpu",
+        parameters={"prior": "uniform"},
+        title="B3 with the paper's uniform prior",
+        why=("Chapter B3 with the prior of the paper's CelebA DCGAN, uniform on $[-1, 1]^{100}$: an MNIST DCGAN "
+             "trained with that prior (architecture, data and epochs of A1's) and every likelihood ascent "
+             "of the chapter run under it, so that the prior term no longer pulls $z$ towards the origin "
+             "inside the box. Everything else is the `cpu` profile's."),
+    ),
+    ScalePage(
+        name="b4_longer_training",
+        chapter="b4_explanatory_factors",
+        profile="cpu",
+        parameters={"epochs": 4 * _B4_EPOCHS},
+        title="B4 with the family trained four times longer",
+        why=(f"Chapter B4 with every DCGAN of the family trained for {4 * _B4_EPOCHS} epochs instead of the "
+             f"published chapter's {_B4_EPOCHS}, to see whether its findings hold for models whose losses "
+             "have settled (their curves are in the chapter's training section). The paper trains its "
+             "CelebA family for about 120 epochs on a GPU; everything else is the `cpu` profile's."),
     ),
     ScalePage(
         name="a4_paper_triplets",
