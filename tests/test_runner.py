@@ -107,7 +107,11 @@ def test_module_runs_from_the_command_line(tree):
 PAGE_CHAPTER = '''# %% [markdown]
 # # Z2. A chapter
 #
-# Its text.
+# Its text, with {numref}`fig-z2-a`, {numref}`Figure %s <fig-z2-a>` and {numref}`fig-elsewhere`.
+#
+# ```{glue:figure} z2-a
+# :name: fig-z2-a
+# ```
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | paper
@@ -152,7 +156,10 @@ def test_page_runs_the_chapter_with_its_parameters_into_book_scale(page_tree, ca
     assert "profile='smoke' steps=5" in _printed(path)
     cells = json.loads(path.read_text())["cells"]
     assert "".join(cells[0]["source"]).startswith("# Z2 at scale\n")  # the page's title, the chapter's text
-    assert "Its text." in "".join(cells[0]["source"])
+    text = "".join(cells[0]["source"])
+    # its own labels are the page's (Sphinx labels are global); labels of other pages are left alone
+    assert "Its text, with {numref}`z2_big-fig-z2-a`, {numref}`Figure %s <z2_big-fig-z2-a>` and " \
+           "{numref}`fig-elsewhere`." in text and ":name: z2_big-fig-z2-a" in text
     added = [c for c in cells if runner.PAGE_TAG in c["metadata"].get("tags", [])]
     assert len(added) == 3 and "make page PAGE=z2_big" in "".join(added[0]["source"])
     assert "It trains longer." in "".join(added[0]["source"])

@@ -148,6 +148,7 @@ def run_page(name: str, *, notebooks: str | os.PathLike = "notebooks", book: str
             f"that it ran the chapter's code with this repository's package code, without errors. The "
             f"chapter's prose below reads this run's numbers; its last section sets this page's verdicts "
             f"beside the chapter's.\n```")
+    _relabel(nb, name)
     tag = {"tags": [PAGE_TAG]}
     position = nb.cells.index(title) + 1
     nb.cells.insert(position, nbformat.v4.new_markdown_cell(note, metadata=tag))
@@ -161,6 +162,23 @@ def run_page(name: str, *, notebooks: str | os.PathLike = "notebooks", book: str
             f"Markdown(verdicts_beside(run.claims, {spec.chapter + '.ipynb'!r}))", metadata=tag),
     ]
     return _execute(nb, parameters, book / "scale", book, name, kernel, progress)
+
+
+def _relabel(nb: Any, prefix: str) -> None:
+    """Prefix the targets that ``nb``'s markdown defines (``:name: fig-x``), and its references to them
+    (``{numref}`fig-x```, ``{ref}`text <fig-x>```), with ``prefix``: Sphinx labels are global to the book, and a
+    page repeats its chapter's."""
+    import re
+
+    cells = [c for c in nb.cells if c.cell_type == "markdown"]
+    labels = {m for c in cells for m in re.findall(r":name:\s*(\S+)", c.source)}
+    if not labels:
+        return
+    names = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
+    for cell in cells:
+        cell.source = re.sub(rf"(:name:\s*)({names})\b", rf"\g<1>{prefix}-\g<2>", cell.source)
+        cell.source = re.sub(rf"(\{{(?:numref|ref)\}}`(?:[^`<]*<)?)({names})(>?`)", rf"\g<1>{prefix}-\g<2>\g<3>",
+                             cell.source)
 
 
 def _parser() -> argparse.ArgumentParser:
