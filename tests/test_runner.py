@@ -108,6 +108,7 @@ PAGE_CHAPTER = '''# %% [markdown]
 # # Z2. A chapter
 #
 # Its text, with {numref}`fig-z2-a`, {numref}`Figure %s <fig-z2-a>` and {numref}`fig-elsewhere`.
+# See {doc}`intro`, {doc}`the scale page </book/scale/z2_big>` and {doc}`chapter A1 <a1_exact_density>`.
 #
 # ```{glue:figure} z2-a
 # :name: fig-z2-a
@@ -160,6 +161,9 @@ def test_page_runs_the_chapter_with_its_parameters_into_book_scale(page_tree, ca
     # its own labels are the page's (Sphinx labels are global); labels of other pages are left alone
     assert "Its text, with {numref}`z2_big-fig-z2-a`, {numref}`Figure %s <z2_big-fig-z2-a>` and " \
            "{numref}`fig-elsewhere`." in text and ":name: z2_big-fig-z2-a" in text
+    # the page lives in book/scale/: the chapter's relative {doc} targets are made absolute
+    assert "See {doc}`/book/intro`, {doc}`the scale page </book/scale/z2_big>` and {doc}`chapter A1 " \
+           "</book/a1_exact_density>`." in text
     added = [c for c in cells if runner.PAGE_TAG in c["metadata"].get("tags", [])]
     assert len(added) == 3 and "make page PAGE=z2_big" in "".join(added[0]["source"])
     assert "It trains longer." in "".join(added[0]["source"])

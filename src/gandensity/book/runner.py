@@ -167,10 +167,13 @@ def run_page(name: str, *, notebooks: str | os.PathLike = "notebooks", book: str
 def _relabel(nb: Any, prefix: str) -> None:
     """Prefix the targets that ``nb``'s markdown defines (``:name: fig-x``), and its references to them
     (``{numref}`fig-x```, ``{ref}`text <fig-x>```), with ``prefix``: Sphinx labels are global to the book, and a
-    page repeats its chapter's."""
+    page repeats its chapter's. Relative ``{doc}`` targets become absolute (``/book/<target>``)."""
     import re
 
     cells = [c for c in nb.cells if c.cell_type == "markdown"]
+    for cell in cells:  # a chapter's relative {doc} targets are siblings in book/; the page is in book/scale/
+        cell.source = re.sub(r"(\{doc\}`[^`<]*<)(?!/)([^`>]+>`)", r"\g<1>/book/\g<2>", cell.source)
+        cell.source = re.sub(r"(\{doc\}`)(?![/`])([^`<]+`)", r"\g<1>/book/\g<2>", cell.source)
     labels = {m for c in cells for m in re.findall(r":name:\s*(\S+)", c.source)}
     if not labels:
         return
