@@ -108,7 +108,13 @@ losses = pd.DataFrame(
 ).T
 strong_d = [name for name, g in gans.items() if g.history["loss_d"][-1] < 0.3]
 run.glue("b4-epochs", cfg.epochs)
-run.glue("b4-strong-d", ", ".join(strong_d) if strong_d else "none")
+run.glue(
+    "b4-strong-d",
+    f"{', '.join(strong_d)}. Those have not reached an equilibrium; their generators "
+    "are what the analysis below measures"
+    if strong_d
+    else "none",
+)
 display(
     losses.style.format(
         {"nz": "{:.0f}", "nf": "{:.0f}", "loss D": "{:.2f}", "loss G": "{:.2f}"}
@@ -131,11 +137,11 @@ drift = {
     name: abs(g.history["loss_d"][-1] - g.history["loss_d"][-1 - quarter])
     for name, g in gans.items()
 }
-run.glue("b4-quarter", quarter)
-run.glue(
-    "b4-drift",
-    ", ".join(f"{name} {d:.2f}" for name, d in drift.items()),
-)
+for key, text in {
+    "b4-quarter": str(quarter),
+    "b4-drift": ", ".join(f"{name} {d:.2f}" for name, d in drift.items()),
+}.items():
+    run.glue(key, text)
 
 # %% [markdown]
 # ```{glue:figure} b4-losses
@@ -145,8 +151,7 @@ run.glue(
 # ```
 #
 # Members whose discriminator ended with a loss below 0.3 after {glue:text}`b4-epochs` epochs:
-# {glue:text}`b4-strong-d`. Those have not reached an equilibrium; their generators are what the
-# analysis below measures. Over the last {glue:text}`b4-quarter` epochs the discriminator's loss
+# {glue:text}`b4-strong-d`. Over the last {glue:text}`b4-quarter` epochs the discriminator's loss
 # moved by {glue:text}`b4-drift` (absolute change, per member). The page
 # {doc}`/book/scale/b4_longer_training` repeats the chapter with every member trained four times
 # longer.

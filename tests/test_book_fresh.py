@@ -111,11 +111,15 @@ def test_chapters_that_share_the_mnist_dcgan_print_the_same_training_summary():
     assert len(set(summaries.values())) <= 1, f"chapters print different MNIST DCGANs: {summaries}"
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
-def test_printed_lines_fit_the_page(source: Path):
+PUBLISHED = [ROOT / "book" / f"{s.stem}.ipynb" for s in SOURCES] + sorted((ROOT / "book" / "scale").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("published", PUBLISHED, ids=lambda p: p.stem)
+def test_printed_lines_fit_the_page(published: Path):
     # What the browser test measures, without a browser: printed lines of at most 88 characters fit a code
     # block at a 1600 px window, and at most 80 inside a collapsed (hide-cell) cell, which is padded more.
-    out = json.loads((ROOT / "book" / f"{source.stem}.ipynb").read_text())
+    # Pages at the papers' scale (book/scale/) print other numbers with the same code: checked too.
+    out = json.loads(published.read_text())
     wide = []
     for cell in out["cells"]:
         limit = 80 if "hide-cell" in cell.get("metadata", {}).get("tags", []) else 88
@@ -124,7 +128,7 @@ def test_printed_lines_fit_the_page(source: Path):
                 continue
             text = "".join(o.get("text", "")) or "".join(o.get("data", {}).get("text/plain", ""))
             wide += [line[:60] for line in text.splitlines() if len(line) > limit]
-    assert not wide, f"{source.stem}: printed lines wider than the page: {wide[:3]}"
+    assert not wide, f"{published.stem}: printed lines wider than the page: {wide[:3]}"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)

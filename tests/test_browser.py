@@ -228,7 +228,9 @@ def test_pages_load_nothing_from_the_network(page: str, request: pytest.FixtureR
     assert not remote, f"the {page} page loads resources from the network: {remote}"
 
 
-CHAPTER_PAGES = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
+# The chapters, and the pages at the papers' scale (book/scale/<name>): the same code, other numbers.
+CHAPTER_PAGES = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py")) + [
+    f"scale/{p.stem}" for p in sorted((ROOT / "book" / "scale").glob("*.ipynb"))]
 SCROLL_PROBE = """<script>
 window.addEventListener("load", function () {
   var wide = [];
@@ -256,7 +258,7 @@ def test_no_code_cell_scrolls_sideways(chapter: str, chromium: str, built: None)
         unavailable(f"{page.relative_to(ROOT)} is not built: run `make html`")
     # A copy of the page beside it (so relative links still resolve) with a probe that measures every code
     # and output block after layout at the browser's window width.
-    probe = page.with_name(f".scroll-probe-{chapter}.html")
+    probe = page.with_name(f".scroll-probe-{page.stem}.html")
     probe.write_text(page.read_text(encoding="utf-8").replace("</body>", SCROLL_PROBE + "</body>"),
                      encoding="utf-8")
     try:
