@@ -1,10 +1,11 @@
-"""Pages at the papers' scale: a chapter executed once with the paper's setting, published beside it.
+"""Pages at the papers' scale: a chapter executed once more with a setting of its paper (a step count, the
+prior, a training length, a sample count), published beside it.
 
 A :class:`ScalePage` names a chapter, a profile and the parameters that differ from it. ``make page
 PAGE=<name>`` (``python -m gandensity.book.runner --page <name>``) executes the chapter's own source with
-them into ``book/scale/<name>.ipynb``, with a note under its title that says what this page changes, how
-long it ran and that CI does not re-execute it, and a last cell that sets its verdicts beside the published
-chapter's. Such a run takes up to an hour on this project's 2-core machines, so ``make test`` does not
+them into ``book/scale/<name>.ipynb``, with a note under its title that says what this page changes and that
+CI does not re-execute it (its last line, as every chapter's, states its runtime), and a last cell that sets
+its verdicts beside the published chapter's. Such a run takes up to an hour on this project's 2-core machines, so ``make test`` does not
 re-execute it (nbval runs ``book/*.ipynb`` only); ``tests/test_book_fresh.py`` checks that it is current
 all the same: the chapter's code cells, the registered profile and parameters, the package code version,
 no error output, claims, and a runtime within :data:`PAGE_BUDGET_S`.

@@ -1,7 +1,8 @@
 """The scorecard: every experimental claim of the four papers, with our value and verdict.
 
 Generated from the published chapters (the claims each chapter displayed with ``run.show_claims()``), the
-pages at the papers' scale (:mod:`gandensity.book.pages`) and from :data:`gandensity.book.catalogue.NOT_RUN` (the claims no chapter runs yet, with the reason), into
+pages at the papers' scale (:mod:`gandensity.book.pages`) and :data:`gandensity.book.catalogue.NOT_RUN` (the
+claims no chapter runs yet, with the reason), into
 ``book/scorecard.md`` (the page after the introduction) and ``book/scorecard.json`` (a list of objects
 with the keys of :data:`JSON_KEYS`). ``python -m gandensity.book.scorecard`` rewrites both;
 ``tests/test_book_fresh.py`` fails when they are stale against the published chapters.
@@ -65,8 +66,9 @@ def scorecard_markdown(claims: list[Claim]) -> str:
         "code computes (the rule column states it with its numbers). `inconclusive` means our interval over",
         "seeds or resamples contains the threshold: a retrained model could land on either side. `not run`",
         "says why. Our runs are smaller than the papers' (the scale column says how); a verdict is about",
-        "our scale. Rows whose chapter is `scale/...` come from a page that runs a chapter at the papers'",
-        "scale (its steps or sample counts), listed beside the chapter in the table of contents.",
+        "our scale. Rows whose chapter is `scale/...` come from a page that runs a chapter once more with a",
+        "setting of its paper (its step count, prior, training length or sample count; the page says which),",
+        "listed beside the chapter in the table of contents.",
         "This page is generated from the published chapters by",
         "`python -m gandensity.book.scorecard`, also as `book/scorecard.json`.",
         "",
