@@ -17,17 +17,15 @@ rows, one per scale.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from gandensity.book.claims import Claim
 from gandensity.book.profiles import CHAPTERS, SHARED
 
 _B2 = CHAPTERS["b2_implicit_densities"]["cpu"]
 _LATENT_TRIPLETS = SHARED["regressors"]["cpu"]["latent_triplets"]
 _B4_EPOCHS = CHAPTERS["b4_explanatory_factors"]["cpu"]["epochs"]
 
-__all__ = ["PAGES", "PAGE_BUDGET_S", "ScalePage", "page", "verdicts_beside"]
+__all__ = ["PAGES", "PAGE_BUDGET_S", "ScalePage", "page"]
 
 PAGE_BUDGET_S = 3600  # a page at the papers' scale runs in at most an hour on this project's 2-core machines
 
@@ -116,24 +114,3 @@ def page(name: str) -> ScalePage:
         if p.name == name:
             return p
     raise ValueError(f"no page {name!r} at the papers' scale; pages: {', '.join(p.name for p in PAGES)}")
-
-
-def verdicts_beside(here: list[Claim], published: Path | str) -> str:
-    """A markdown table: each claim of this page with its verdict beside the published chapter's.
-
-    ``published`` is the chapter's executed notebook (``book/<chapter>.ipynb``); a claim it does not show (or a
-    missing chapter) reads "—".
-    """
-    from gandensity.book.scorecard import chapter_claims
-
-    path = Path(published)
-    theirs = {(c.paper, c.where): c for c in chapter_claims(path)} if path.exists() else {}
-    lines = ["| paper | where | verdict here | ours here | verdict in the chapter | ours in the chapter |",
-             "|---|---|---|---|---|---|"]
-    for c in here:
-        other = theirs.get((c.paper, c.where))
-        cells = [c.paper, c.where, c.verdict.label, c.ours,
-                 other.verdict.label if other else "—", other.ours if other else "—"]
-        lines.append("| " + " | ".join(x.replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
-    return "\n".join(lines)
-

@@ -21,7 +21,8 @@ from gandensity.book.chapter import CLAIMS_KEY
 from gandensity.book.claims import PAPERS, VERDICTS, Claim, claims_markdown
 from gandensity.book.pages import PAGES
 
-__all__ = ["JSON_KEYS", "chapter_claims", "scorecard_claims", "scorecard_json", "scorecard_markdown", "write"]
+__all__ = ["JSON_KEYS", "chapter_claims", "scorecard_claims", "scorecard_json", "scorecard_markdown",
+           "verdicts_beside", "write"]
 
 JSON_KEYS = ("paper", "where", "claim", "paper_value", "ours", "verdict", "scale", "chapter")
 ROOT = Path(__file__).resolve().parents[3]
@@ -50,6 +51,24 @@ def scorecard_claims(book: Path | None = None) -> list[Claim]:
             claims += [dataclasses.replace(c, chapter=f"scale/{page.name}") for c in chapter_claims(path)]
     claims += list(NOT_RUN)
     return sorted(claims, key=lambda c: (c.paper, c.chapter == "", c.chapter))
+
+
+def verdicts_beside(here: list[Claim], published: Path | str) -> str:
+    """A markdown table: each claim of a page at the papers' scale with its verdict beside the published chapter's.
+
+    ``published`` is the chapter's executed notebook (``book/<chapter>.ipynb``); a claim it does not show (or a
+    missing chapter) reads "—".
+    """
+    path = Path(published)
+    theirs = {(c.paper, c.where): c for c in chapter_claims(path)} if path.exists() else {}
+    lines = ["| paper | where | verdict here | ours here | verdict in the chapter | ours in the chapter |",
+             "|---|---|---|---|---|---|"]
+    for c in here:
+        other = theirs.get((c.paper, c.where))
+        cells = [c.paper, c.where, c.verdict.label, c.ours,
+                 other.verdict.label if other else "—", other.ours if other else "—"]
+        lines.append("| " + " | ".join(x.replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
+    return "\n".join(lines)
 
 
 def scorecard_json(claims: list[Claim]) -> str:
