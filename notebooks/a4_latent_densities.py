@@ -99,10 +99,9 @@ run.glue("a4-n", str(n))
 fits = []
 for name in names:
     reg = latent_regs[name]
-    miss = reg.heldout_predictions - reg.heldout_labels
     fits.append(f"{title[name]}: R^2 {reg.r2:.2f}, Spearman {reg.spearman:.2f}, "
-                f"mean offset {miss.mean():+.1f} nats, RMSE around it "
-                f"{miss.std(unbiased=False):.1f} (labels' std "
+                f"mean offset {reg.bias:+.1f} nats, RMSE around it "
+                f"{reg.error_sd:.1f} (labels' std "
                 f"{reg.heldout_labels.std(unbiased=False):.1f})")
 run.glue("a4-latent-fit", "; ".join(fits))
 shifted = any(latent_regs[name].r2 < 0 for name in names)

@@ -329,3 +329,57 @@ def test_nearest_distance_is_brute_force_nearest_neighbour():
     assert torch.allclose(evaluation.nearest_distance(ref[:3], ref), torch.zeros(3), atol=1e-3)
     with pytest.raises(ValueError, match="differ in shape"):
         evaluation.nearest_distance(x, torch.randn(2, 1, 4, 5))
+
+
+def test_recompute_batchnorm_sets_the_mean_of_the_batch_statistics():
+    # Brute force: the statistics each layer normalized with, batch by batch, averaged (a trailing partial batch
+    # dropped, as training drops it), against what the helper stores.
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.BatchNorm2d(3), torch.nn.ReLU(),
+                                torch.nn.Conv2d(3, 2, 3), torch.nn.BatchNorm2d(2))
+    for m in (model[1], model[4]):
+        torch.nn.init.normal_(m.weight)
+        torch.nn.init.normal_(m.bias)
+        m.running_mean.fill_(5.0)
+    images = torch.randn(43, 1, 8, 8) * 2 + 1
+    means, variances = [[], []], [[], []]
+    with torch.no_grad():
+        for x in images[:40].split(8):
+            h = x
+            for i, (conv, bn) in enumerate(((model[0], model[1]), (model[3], model[4]))):
+                h = conv(h)
+                mu, var = h.mean((0, 2, 3)), h.var((0, 2, 3), unbiased=False)
+                means[i].append(mu)
+                n = h.numel() / h.shape[1]
+                variances[i].append(var * n / (n - 1))
+                h = (h - mu[:, None, None]) / (var[:, None, None] + bn.eps).sqrt()
+                h = h * bn.weight[:, None, None] + bn.bias[:, None, None]
+                if i == 0:
+                    h = h.relu()
+    out = regressors.recompute_batchnorm(model.train(), images, batch_size=8)
+    assert out is model and not model.training
+    for i, bn in enumerate((model[1], model[4])):
+        assert torch.allclose(bn.running_mean, torch.stack(means[i]).mean(0), atol=1e-5)
+        assert torch.allclose(bn.running_var, torch.stack(variances[i]).mean(0), rtol=1e-4)
+        assert bn.momentum == 0.1
+    with pytest.raises(ValueError, match="batch_size"):
+        regressors.recompute_batchnorm(model, images, batch_size=1)
+    with pytest.raises(ValueError, match="images"):
+        regressors.recompute_batchnorm(model, images[0], batch_size=8)
+
+
+def test_fitted_regressor_keeps_batch_statistics_of_its_final_weights():
+    g = torch.Generator().manual_seed(1)
+    images = torch.randn(200, 1, 32, 32, generator=g).clamp(-1, 1)
+    labels = (10 * images.mean(dim=(1, 2, 3))).double()
+    t = regressors.Triplets(torch.zeros(200, 8), images, labels, labels, 1.0)
+    cfg = RegressorConfig(width=4, epochs=2, batch_size=16, holdout=0.2, lr=1e-3)
+    fit = regressors.train_regressor(t, "pixel", DCGANConfig(latent_dim=8, channels=1, width=4), cfg,
+                                     progress=False)
+    perm = torch.randperm(200, generator=torch.Generator().manual_seed(cfg.seed))
+    stored = [m.running_mean.clone() for m in fit.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    regressors.recompute_batchnorm(fit.model, images[perm[40:]], batch_size=16)
+    again = [m.running_mean for m in fit.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert stored and all(torch.allclose(a, b, atol=1e-6) for a, b in zip(stored, again))
+    assert fit.rmse ** 2 == pytest.approx(fit.bias ** 2 + fit.error_sd ** 2)
+    assert fit.bias == pytest.approx(float((fit.heldout_predictions - fit.heldout_labels).mean()))
