@@ -331,7 +331,7 @@ def test_nearest_distance_is_brute_force_nearest_neighbour():
         evaluation.nearest_distance(x, torch.randn(2, 1, 4, 5))
 
 
-def test_recompute_batchnorm_sets_the_mean_of_the_batch_statistics():
+def test_recalibrate_regressor_batchnorm_sets_the_mean_of_the_batch_statistics():
     # Brute force: the statistics each layer normalized with, batch by batch, averaged (a trailing partial batch
     # dropped, as training drops it), against what the helper stores.
     torch.manual_seed(0)
@@ -356,16 +356,16 @@ def test_recompute_batchnorm_sets_the_mean_of_the_batch_statistics():
                 h = h * bn.weight[:, None, None] + bn.bias[:, None, None]
                 if i == 0:
                     h = h.relu()
-    out = regressors.recompute_batchnorm(model.train(), images, batch_size=8)
+    out = regressors.recalibrate_regressor_batchnorm(model.train(), images, batch_size=8)
     assert out is model and not model.training
     for i, bn in enumerate((model[1], model[4])):
         assert torch.allclose(bn.running_mean, torch.stack(means[i]).mean(0), atol=1e-5)
         assert torch.allclose(bn.running_var, torch.stack(variances[i]).mean(0), rtol=1e-4)
         assert bn.momentum == 0.1
     with pytest.raises(ValueError, match="batch_size"):
-        regressors.recompute_batchnorm(model, images, batch_size=1)
+        regressors.recalibrate_regressor_batchnorm(model, images, batch_size=1)
     with pytest.raises(ValueError, match="images"):
-        regressors.recompute_batchnorm(model, images[0], batch_size=8)
+        regressors.recalibrate_regressor_batchnorm(model, images[0], batch_size=8)
 
 
 def test_fitted_regressor_keeps_batch_statistics_of_its_final_weights():
@@ -378,7 +378,7 @@ def test_fitted_regressor_keeps_batch_statistics_of_its_final_weights():
                                      progress=False)
     perm = torch.randperm(200, generator=torch.Generator().manual_seed(cfg.seed))
     stored = [m.running_mean.clone() for m in fit.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    regressors.recompute_batchnorm(fit.model, images[perm[40:]], batch_size=16)
+    regressors.recalibrate_regressor_batchnorm(fit.model, images[perm[40:]], batch_size=16)
     again = [m.running_mean for m in fit.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert stored and all(torch.allclose(a, b, atol=1e-6) for a, b in zip(stored, again))
     assert fit.rmse ** 2 == pytest.approx(fit.bias ** 2 + fit.error_sd ** 2)

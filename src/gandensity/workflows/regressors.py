@@ -47,7 +47,7 @@ __all__ = [
     "QNetwork", "InfoGAN", "train_infogan", "infogan_for",
     "Triplets", "sample_triplets", "generator_fingerprint",
     "RegressorConfig", "Regressor", "TrainedRegressor", "train_regressor", "regressor_for", "predict",
-    "score_samples", "pixel_regressor_for", "latent_regressor_for", "recompute_batchnorm",
+    "score_samples", "pixel_regressor_for", "latent_regressor_for", "recalibrate_regressor_batchnorm",
 ]
 
 
@@ -358,7 +358,7 @@ def score_samples(generator: Generator, model: nn.Module, num: int, *, seed: int
 
 
 @torch.no_grad()
-def recompute_batchnorm(model: nn.Module, images: torch.Tensor, *, batch_size: int,
+def recalibrate_regressor_batchnorm(model: nn.Module, images: torch.Tensor, *, batch_size: int,
                         device: str | torch.device = "cpu") -> nn.Module:
     """Set every batch-norm layer's running statistics to their average over ``images`` (N, C, H, W) in batches
     of ``batch_size``, and leave ``model`` in evaluation mode.
@@ -368,7 +368,8 @@ def recompute_batchnorm(model: nn.Module, images: torch.Tensor, *, batch_size: i
     latent regressor of A4's 50,000-triplet page ended with every held-out prediction shifted by -15 nats for this
     reason (RMSE 15.7; 4.3 with the statistics recomputed). Each layer's mean and variance become the mean over
     batches of the batch statistics that it normalized with during training (momentum None = cumulative
-    average); only batch-norm layers run in training mode, so nothing else (e.g. dropout) changes.
+    average); only batch-norm layers run in training mode, so nothing else (e.g. dropout) changes. The
+    generator's counterpart, from fresh latents, is :func:`gandensity.workflows.training.recalibrate_batchnorm`.
     """
     if images.ndim != 4 or len(images) < 2:
         raise ValueError(f"images must have shape (N >= 2, C, H, W), got {tuple(images.shape)}")
@@ -437,7 +438,7 @@ def _fit(triplets: Triplets, label: Label, model_cfg: DCGANConfig, config: Regre
             loss.backward()
             opt.step()
             total += loss.detach().cpu()
-        recompute_batchnorm(model, x_train, batch_size=b, device=device)
+        recalibrate_regressor_batchnorm(model, x_train, batch_size=b, device=device)
         rmse = float((predict(model, x_test) - y_test).pow(2).mean().sqrt())
         history["loss"].append(float(total / steps))
         history["heldout_rmse"].append(rmse)
@@ -479,7 +480,7 @@ def _regressor_code() -> str:
     """The source a regressor depends on: the architecture, the exact density's numerics (all of density.py),
     the prior, the sampling and the fitting."""
     return cache.code_version(models, density, StandardNormal, sample_triplets, _generate, Regressor, _fit,
-                              recompute_batchnorm)
+                              recalibrate_regressor_batchnorm)
 
 
 def regressor_for(generator: Generator, label: Label, *, triplets: int, config: RegressorConfig,
