@@ -440,7 +440,8 @@ scale_digits = (f"{test.name}, top-{k}; InfoGAN {info_epochs['mnist']} epochs, "
                 f"latent regressor on {cfg.latent_triplets:,} triplets; "
                 "paper: MNIST 32x32x3")
 scale_nat = (f"{test_nat.name} + {digits3.name}, top-{k_both}; InfoGAN "
-             f"{info_epochs['natural']} epochs; paper: CIFAR-10 + MNIST")
+             f"{info_epochs['natural']} epochs, latent regressor on "
+             f"{cfg.latent_triplets:,} triplets; paper: CIFAR-10 + MNIST")
 is_one = (test.labels == 1).double()
 ones_latent = claims.bootstrap(is_one[ranked["latent"].top])
 largest = claims.bootstrap(test.labels[ranked["latent"].top].double(),
@@ -529,8 +530,9 @@ run.claim("000", "Sec. 7.2, Fig. 15 (MNIST classes)", "Latent densities depend o
               claims.above(share_gap, 0.0, what="class share, latent - pixel")),
           scale=f"classes: {test.name}'s {len(present)} digits "
                 f"({len(test.labels):,} test digits), smoothness as ink; InfoGAN "
-                f"{info_epochs['mnist']} epochs; paper: CIFAR-10 airplanes (figure "
-                "only)")
+                f"{info_epochs['mnist']} epochs, latent regressor on "
+                f"{cfg.latent_triplets:,} triplets; paper: CIFAR-10 airplanes "
+                "(figure only)")
 
 # %%
 run.show_claims()

@@ -405,7 +405,8 @@ for ax, k in zip(axes, regimes):
                      torch.cat([cv["test"], cv["train"]])], 1), seed=cfg.seed))
     run.glue(f"c2-{tag[k]}-rho-all", format(rho_all[k], ".2f"))
     run.glue(f"c2-{tag[k]}-rho-in", format(rho_in[k], ".2f"))
-    n_real[k] = run.glue(f"c2-{tag[k]}-nreal", len(scores), "d")
+    n_real[k] = len(scores)
+    run.glue(f"c2-{tag[k]}-nreal", n_real[k], "d")
     for n in real:
         ax.scatter(cv[n].numpy(), LL[k][n].numpy(), s=12, label=n)
     ax.set(xlabel="mean CV of 8x8 patches", ylabel="log-likelihood [bits/dim]",

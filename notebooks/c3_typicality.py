@@ -263,8 +263,8 @@ for key, prefix in (("MNIST", "c3"), ("natural", "c3-nat")):
 # the SVHN stand-ins' distance from -H_hat in units of epsilon at N_min, both GANs
 far = min(abs(tables[k].mean_ll[svhn[k]] + tables[k].entropy) / tables[k].epsilon[lo]
           for k in regimes)
-_ = run.glue("c3-svhn-far", "far outside both GANs' typical bands" if far > 2
-             else "within a few epsilon of the typical band of at least one GAN")
+run.glue("c3-svhn-far", "far outside both GANs' typical bands" if far > 2
+         else "within a few epsilon of the typical band of at least one GAN")
 
 
 # %%

@@ -206,7 +206,7 @@ run.glue("c4-flow-test", float(LL_flow["test"].mean()), ".2f")
 run.glue("c4-flow-test-all", float(LL_flow_all.mean()), ".2f")
 run.glue("c4-flow-train", float(LL_flow["train"].mean()), ".2f")
 run.glue("c4-n-test", len(groups["test"]))
-_ = run.glue("c4-n-test-all", len(test_all))
+run.glue("c4-n-test-all", len(test_all))
 
 # %% [markdown]
 # The paper's Table 1 and ours, each as printed (LL in bits/dim, higher is better). The paper's rows
@@ -250,8 +250,8 @@ run.claim("002", "Table 1, flow baseline", "A GAN's average test log-likelihood 
           scale=f"MNIST-5k: DCGAN with AIS {cfg.ais_steps} steps x {cfg.ais_chains} "
           f"chains vs a {flow_config.transforms}-transform MAF, "
           f"{len(groups['test'])} test digits, vs CIFAR-10 and large models")
-_ = run.glue("c4-table1", {"reproduced": "reproduced", "inconclusive": "not resolved"}
-             .get(verdict_table1.label, "not reproduced"))
+run.glue("c4-table1", {"reproduced": "reproduced", "inconclusive": "not resolved"}
+         .get(verdict_table1.label, "not reproduced"))
 
 # %% [markdown]
 # On the same {glue:text}`c4-n-test` test digits the GAN's log-likelihood is
@@ -390,10 +390,10 @@ run.glue("c4-black-both", {
     "its average test digit."}[black_above])
 run.glue("c4-gan-flat-count", gan_flat_count)
 agree = (flat_gan.high < 0.5) == (flat_flow.high < 0.5)
-_ = run.glue("c4-c2-reading", "is not peculiar to the GAN: a likelihood model trained "
-             "on the same digits ranks the single colours the same way" if agree else
-             "is the GAN's own: the flow, trained on the same digits, ranks the single "
-             "colours differently")
+run.glue("c4-c2-reading", "is not peculiar to the GAN: a likelihood model trained "
+         "on the same digits ranks the single colours the same way" if agree else
+         "is the GAN's own: the flow, trained on the same digits, ranks the single "
+         "colours differently")
 
 # %% [markdown]
 # The probability that a single-colour image (a random grey level) is more likely than a test digit is

@@ -162,9 +162,8 @@ for name, layer, shape in layers:
     )
 layer_table = pd.DataFrame(rows)
 display(layer_table.style.format({"max abs error (nats)": "{:.1e}"}).hide(axis="index"))
-layer_error = run.glue(
-    "d1-layer-error", layer_table["max abs error (nats)"].max(), ".0e"
-)
+layer_error = layer_table["max abs error (nats)"].max()
+run.glue("d1-layer-error", layer_error, ".0e")
 
 # %% [markdown]
 # The largest error over all layers and samples is {glue:text}`d1-layer-error` nats: float64 round-off.
@@ -244,14 +243,10 @@ display(
         }
     ).hide(axis="index")
 )
-conv_difference = run.glue(
-    "d1-conv-difference", conv_table["relative difference"].max(), ".0e"
-)
-speedup = run.glue(
-    "d1-conv-speedup",
-    conv_table["dense (ms)"].iloc[-1] / conv_table["FFT (ms)"].iloc[-1],
-    ".0f",
-)
+conv_difference = conv_table["relative difference"].max()
+speedup = conv_table["dense (ms)"].iloc[-1] / conv_table["FFT (ms)"].iloc[-1]
+run.glue("d1-conv-difference", conv_difference, ".0e")
+run.glue("d1-conv-speedup", speedup, ".0f")
 
 # %% [markdown]
 # The two routes agree to a relative {glue:text}`d1-conv-difference` at every size, and at the largest

@@ -43,6 +43,7 @@ features = None  # generator width (256 in the paper)
 blocks = None  # generator blocks (8 in the paper)
 entropy_weight = None  # k of appendix B.4
 normalizer_samples = None  # K of Eq. 3
+snapshots = None  # steps after which the normalizer study reads the networks
 
 # %% tags=["hide-cell"]
 from types import SimpleNamespace
@@ -70,6 +71,7 @@ run = start(
     blocks=blocks,
     entropy_weight=entropy_weight,
     normalizer_samples=normalizer_samples,
+    snapshots=snapshots,
 )
 cfg = run.config
 scale = (

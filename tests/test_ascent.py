@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -158,3 +160,35 @@ def test_chebyshev_is_the_default_and_unchanged():
 def test_unknown_method_is_a_clear_error():
     with pytest.raises(ValueError, match=r"method must be one of \('chebyshev', 'lanczos', 'exact'\), got 'slq'"):
         maximize_log_density(lambda z: z, torch.zeros(2, 3), steps=1, method="slq")
+
+
+def test_spectrum_checks_go_into_the_trace_not_onto_the_screen():
+    # G(z) = s z Q with Q orthogonal: M = s^2 I. With s = 1, M's spectrum lies in [eps, g lambda_max]; with
+    # s = 0.01 it lies below eps = 0.01, where the Chebyshev estimate is biased and its check fires every step.
+    q = torch.linalg.qr(torch.randn(5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4)))[0]
+    z0 = torch.randn(2, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    kwargs = dict(steps=4, lr=0.01, record_every=2, order=6, probes=4, eps=1e-2)
+    for s, expected in ((1.0, False), (0.01, True)):
+        with warnings.catch_warnings(record=True) as shown:
+            warnings.simplefilter("always")
+            trace = maximize_log_density(lambda z, s=s: s * z @ q, z0, **kwargs)
+        assert trace.flagged.shape == (4,) and trace.flagged.dtype == torch.bool
+        assert trace.flagged.tolist() == [expected] * 4
+        assert not [w for w in shown if "spectrum is outside" in str(w.message)]
+    exact = maximize_log_density(lambda z: 0.01 * z @ q, z0, method="exact", **kwargs)
+    assert not exact.flagged.any()
+
+
+def test_until_cuts_a_trace_at_a_recorded_step():
+    net = _tiny_net()
+    z0 = torch.randn(2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    kwargs = dict(lr=0.02, record_every=2, order=8, probes=5, eps=1e-3)
+    long, short = maximize_log_density(net, z0, steps=6, **kwargs), maximize_log_density(net, z0, steps=4, **kwargs)
+    cut = long.until(4)
+    for a, b in zip(cut, short):
+        if isinstance(a, torch.Tensor):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+        else:
+            assert a == b
+    with pytest.raises(ValueError, match=r"one of the recorded iterations \[0, 2, 4, 6\], got 3"):
+        long.until(3)

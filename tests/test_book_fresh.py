@@ -131,6 +131,16 @@ def test_printed_lines_fit_the_page(published: Path):
     assert not wide, f"{published.stem}: printed lines wider than the page: {wide[:3]}"
 
 
+@pytest.mark.parametrize("published", PUBLISHED, ids=lambda p: p.stem)
+def test_no_cell_prints_a_stray_out(published: Path):
+    # A cell whose last line is an expression shows its value as "Out[...]" (e.g. a call that returns what it
+    # was given): noise on the page. Chapters show tables with display() and hand numbers to the prose by glue.
+    out = json.loads(published.read_text())
+    stray = [("".join(c["source"]).strip().splitlines() or [""])[-1][:60] for c in out["cells"]
+             if any(o.get("output_type") == "execute_result" for o in c.get("outputs", []))]
+    assert not stray, f"{published.stem}: cells print an Out[] value; end them with a statement: {stray[:3]}"
+
+
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_chapter_code_fits_the_page_and_uses_only_public_names(source: Path):
     cells = [c for c in jupytext.read(source).cells if c.cell_type == "code"]

@@ -106,17 +106,16 @@ class Chapter:
         _display({"text/markdown": table, "text/plain": self.verdicts()},
                  metadata={CLAIMS_KEY: [c.record() for c in self.claims]}, raw=True)
 
-    def glue(self, name: str, value: Any, fmt: str | None = None) -> Any:
+    def glue(self, name: str, value: Any, fmt: str | None = None) -> None:
         """Hand ``value`` to the prose: ``{glue:text}`name``` in a markdown cell renders it.
 
         With ``fmt`` the value is formatted here (``run.glue("auc", 0.8123, ".2f")`` renders 0.81);
-        strings render without quotes. Returns ``value``.
+        strings render without quotes. Returns nothing, so that a glue that ends a cell prints no ``Out``.
         """
         from myst_nb import glue
 
         shown = _Text(value if isinstance(value, str) else format(value, fmt or ""))
         glue(name, shown if (fmt or isinstance(value, str)) else value, display=False)
-        return value
 
     def figure(self, name: str, fig: Any) -> None:
         """Glue a matplotlib figure under ``name`` for a ``{glue:figure}`` directive with a caption."""

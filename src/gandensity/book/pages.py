@@ -5,8 +5,9 @@ A :class:`ScalePage` names a chapter, a profile and the parameters that differ f
 PAGE=<name>`` (``python -m gandensity.book.runner --page <name>``) executes the chapter's own source with
 them into ``book/scale/<name>.ipynb``, with a note under its title that says what this page changes and that
 CI does not re-execute it (its last line, as every chapter's, states its runtime), and a last cell that sets
-its verdicts beside the published chapter's. Such a run takes up to an hour on this project's 2-core machines, so ``make test`` does not
-re-execute it (nbval runs ``book/*.ipynb`` only); ``tests/test_book_fresh.py`` checks that it is current
+its verdicts beside the published chapter's. Such a run takes up to an hour on this project's 2-core machines,
+so ``make test`` does not re-execute it (nbval runs ``book/*.ipynb`` only); ``tests/test_book_fresh.py`` checks
+that it is current
 all the same: the chapter's code cells, the registered profile and parameters, the package code version,
 no error output, claims, and a runtime within :data:`PAGE_BUDGET_S`.
 

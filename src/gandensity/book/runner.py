@@ -158,8 +158,8 @@ def run_page(name: str, *, notebooks: str | os.PathLike = "notebooks", book: str
             f"{{doc}}`chapter {label} </book/{spec.chapter}>`, read from the chapter's notebook when this page "
             f"ran.", metadata=tag),
         nbformat.v4.new_code_cell(
-            "from IPython.display import Markdown\n\nfrom gandensity.book.scorecard import verdicts_beside\n\n"
-            f"Markdown(verdicts_beside(run.claims, {spec.chapter + '.ipynb'!r}))", metadata=tag),
+            "from IPython.display import Markdown, display\n\nfrom gandensity.book.scorecard import verdicts_beside\n\n"
+            f"display(Markdown(verdicts_beside(run.claims, {spec.chapter + '.ipynb'!r})))", metadata=tag),
     ]
     return _execute(nb, parameters, book / "scale", book, name, kernel, progress)
 

@@ -12,6 +12,7 @@ the ascent does to the image and to the conditioning of M.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable, NamedTuple
 
 import torch
@@ -23,6 +24,8 @@ from gandensity.numerics.spectral import exact_metric, metric_matvec, stochastic
 __all__ = ["AscentTrace", "ASCENT_METHODS", "log_density_objective", "maximize_log_density", "AscentSummary",
            "summarize", "nearest_distance", "intensity_tail"]
 
+# How stochastic_logdet's warning of a spectrum outside [eps, g lambda_max] begins (gandensity.numerics.spectral).
+_SPECTRUM_WARNING = "stochastic_logdet: the spectrum is outside"
 ASCENT_METHODS = ("chebyshev", "lanczos", "exact")  # the log-det gradients maximize_log_density can ascend with
 
 
@@ -38,6 +41,10 @@ class AscentTrace(NamedTuple):
         estimate: (steps, B) the estimate of log p(G(z)) at every iteration (what was ascended; exact for
             ``method="exact"``).
         method: the log-det gradient the ascent used (one of :data:`ASCENT_METHODS`).
+        flagged: (steps,) bool: the estimator's own check (``stochastic_logdet``'s warning that the spectrum of M
+            is outside [eps, g lambda_max], where its estimate is biased) fired at that iteration; always False
+            for ``"lanczos"`` and ``"exact"``. The ascent collects these warnings here instead of showing one per
+            step.
     """
 
     steps: torch.Tensor
@@ -48,6 +55,18 @@ class AscentTrace(NamedTuple):
     lambda_max: torch.Tensor
     estimate: torch.Tensor
     method: str = "chebyshev"
+    flagged: torch.Tensor | None = None
+
+    def until(self, step: int) -> AscentTrace:
+        """This trace cut at its record of iteration ``step``: what a run of ``step`` iterations recorded."""
+        hits = torch.nonzero(self.steps == step)
+        if isinstance(step, bool) or not isinstance(step, int) or len(hits) == 0:
+            raise ValueError(f"step must be one of the recorded iterations {self.steps.tolist()}, got {step!r}")
+        k = int(hits[0, 0])
+        flagged = None if self.flagged is None else self.flagged[:step]
+        return AscentTrace(self.steps[:k + 1], self.z[:k + 1], self.images[:k + 1], self.log_density[:k + 1],
+                           self.lambda_min[:k + 1], self.lambda_max[:k + 1], self.estimate[:step], self.method,
+                           flagged)
 
 
 def _record(generator: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
@@ -127,9 +146,18 @@ def maximize_log_density(generator: Callable[[torch.Tensor], torch.Tensor], z0: 
     z = z0.detach().clone().requires_grad_()
     optimizer = torch.optim.Adam([z], lr=lr)
     records, recorded_steps, estimates = [_record(generator, z, prior)], [0], []
+    flagged = torch.zeros(steps, dtype=torch.bool)
     for step in range(1, steps + 1):
-        log_density = log_density_objective(generator, z, prior=prior, method=method, order=order, probes=probes,
-                                            power_iters=power_iters, g=g, eps=eps, seed=seed + step)  # (B,)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            log_density = log_density_objective(generator, z, prior=prior, method=method, order=order,
+                                                probes=probes, power_iters=power_iters, g=g, eps=eps,
+                                                seed=seed + step)  # (B,)
+        for w in caught:  # the estimator's spectrum check goes into the trace; anything else is shown
+            if issubclass(w.category, RuntimeWarning) and str(w.message).startswith(_SPECTRUM_WARNING):
+                flagged[step - 1] = True
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         if not torch.isfinite(log_density).all():
             what = "log-density" if method == "exact" else "log-density estimate"
             fix = f"or raise eps (now {eps})" if method == "chebyshev" else "(M may have become singular)"
@@ -146,7 +174,7 @@ def maximize_log_density(generator: Callable[[torch.Tensor], torch.Tensor], z0: 
             recorded_steps.append(step)
     z_r, images, exact, lam_min, lam_max = (torch.stack(t) for t in zip(*records))
     return AscentTrace(torch.tensor(recorded_steps), z_r, images, exact, lam_min, lam_max, torch.stack(estimates),
-                       method)
+                       method, flagged)
 
 
 class AscentSummary(NamedTuple):
