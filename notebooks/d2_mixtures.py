@@ -49,7 +49,6 @@ snapshots = None  # steps after which the normalizer study reads the networks
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
 from IPython.display import display
@@ -291,20 +290,13 @@ print(
 # estimate $\hat\alpha_\theta$ that training relies on.
 
 # %%
-def widened(box, factor):
-    """The box scaled about its centre by ``factor``."""
-    x0, x1, y0, y1 = box
-    cx, cy, hx, hy = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
-    return (cx - factor * hx, cx + factor * hx, cy - factor * hy, cy + factor * hy)
-
-
 checks = {
     name: led.critic_density_check(
         fits[name][0],
         target,
         bounds[name],
         quadrature=cfg.quadrature_cells[name],
-        quadrature_bounds=widened(bounds[name], cfg.quadrature_widen[name]),
+        quadrature_bounds=mixtures.widened(bounds[name], cfg.quadrature_widen[name]),
         exact_samples=cfg.exact_proposal_samples,
         seed=99,
     )
@@ -380,15 +372,8 @@ run.glue("d2-is-reading", (
     "mixtures here (its Eq. 8 gap is measured after training below)."))
 # Read the critics from numbers, not by eye: the ring critic's log N at each mode
 # against the ring between it and its neighbours, and at the ring's centre.
-means = targets["ring"].means.float()
-angle = torch.atan2(means[:, 1], means[:, 0]) + np.pi / len(means)
-between = means.norm(dim=1, keepdim=True) * torch.stack([angle.cos(), angle.sin()], 1)
-with torch.no_grad():
-    ring_critic = fits["ring"][0].critic
-    at_mode, at_between = ring_critic(means), ring_critic(between)
-    at_centre = ring_critic(torch.zeros(1, 2))
-bumps = int(((at_mode > at_between) & (at_mode > at_between.roll(1))).sum())
-on_ring = bool(at_between.min() > at_centre)
+profile = mixtures.ring_profile(fits["ring"][0].critic, targets["ring"])
+bumps, on_ring = profile.bumps, profile.on_ring
 far = [name for name in targets if kl[name].value > 1]
 run.glue("d2-critic-far", "but far from the true one" if len(far) == 2 else
          "and close to the true one" if not far else

@@ -192,3 +192,6 @@ def test_until_cuts_a_trace_at_a_recorded_step():
             assert a == b
     with pytest.raises(ValueError, match=r"one of the recorded iterations \[0, 2, 4, 6\], got 3"):
         long.until(3)
+    for wrong in ("4", 4.0, True, None):
+        with pytest.raises(ValueError, match="step must be one of the recorded iterations"):
+            long.until(wrong)

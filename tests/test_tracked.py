@@ -569,3 +569,50 @@ def test_uniform_log_density_and_mode_difference():
     b = ring.means[:1].repeat(80, 1)  # one mode
     pairs = torch.stack([a, b], 1).numpy()
     assert mixtures.mode_difference(ring)(pairs) == 7.0
+
+
+def test_widened_box():
+    assert mixtures.widened((0.0, 2.0, 0.0, 4.0), 2) == (-1.0, 3.0, -2.0, 6.0)
+    assert mixtures.widened((-1.0, 1.0, -3.0, 3.0), 1.0) == (-1.0, 1.0, -3.0, 3.0)
+    for factor in (0, -1.0, float("nan"), "2"):
+        with pytest.raises(ValueError, match="factor"):
+            mixtures.widened((0.0, 1.0, 0.0, 1.0), factor)
+    with pytest.raises(ValueError, match="bounds"):
+        mixtures.widened((1.0, 0.0, 0.0, 1.0), 2.0)
+
+
+def test_ring_profile_reads_bumps_and_the_ring():
+    ring = mixtures.mixture("ring")
+    own = mixtures.ring_profile(ring.log_prob, ring)
+    assert own.bumps == 8 and own.on_ring
+    torch.testing.assert_close(own.at_modes, ring.log_prob(ring.means), rtol=1e-6, atol=1e-6)
+    # Midpoints: 1/16 of a turn from the two nearest modes, at distance 2 sin(pi / 16); centre: distance 1.
+    d2 = (2 * math.sin(math.pi / 16)) ** 2
+    log_norm = -math.log(2 * math.pi * ring.std ** 2) - math.log(8)
+    expected_between = -0.5 * d2 / ring.std ** 2 + math.log(2) + log_norm  # two equal nearest terms
+    torch.testing.assert_close(own.between, torch.full((8,), expected_between, dtype=torch.float64),
+                               rtol=1e-4, atol=0)
+    assert own.centre == pytest.approx(-0.5 / ring.std ** 2 + math.log(8) + log_norm, rel=1e-6)
+
+    # One broad Gaussian at the first mode: one bump, and its centre lies above the far side of the ring.
+    mode0 = ring.means[0].float()
+    one = mixtures.ring_profile(lambda x: -((x - mode0) ** 2).sum(1) / (2 * 0.5 ** 2), ring)
+    assert one.bumps == 1 and not one.on_ring
+    # A peak 60% of the way from mode 3 to the ring's midpoint after it: the midpoint lies above mode 3, so no
+    # mode is above the ring on both of its sides (comparing a mode with the two midpoints after it would
+    # count mode 4).
+    peak = 2 * math.pi * (3 + 0.3) / 8
+
+    def angular(x):
+        gap = torch.remainder(torch.atan2(x[:, 1], x[:, 0]) - peak + math.pi, 2 * math.pi) - math.pi
+        return -gap ** 2 / (2 * 0.2 ** 2)
+
+    assert mixtures.ring_profile(angular, ring).bumps == 0
+
+    # The modes' order does not matter; a mixture whose means are not on a circle is refused.
+    shuffled = mixtures.GaussianMixture2d("ring", ring.means[torch.randperm(8)], ring.std)
+    again = mixtures.ring_profile(ring.log_prob, shuffled)
+    torch.testing.assert_close(again.between, own.between)
+    assert again.bumps == 8
+    with pytest.raises(ValueError, match="circle"):
+        mixtures.ring_profile(ring.log_prob, mixtures.mixture("grid"))

@@ -59,8 +59,9 @@ class AscentTrace(NamedTuple):
 
     def until(self, step: int) -> AscentTrace:
         """This trace cut at its record of iteration ``step``: what a run of ``step`` iterations recorded."""
-        hits = torch.nonzero(self.steps == step)
-        if isinstance(step, bool) or not isinstance(step, int) or len(hits) == 0:
+        valid = isinstance(step, int) and not isinstance(step, bool)  # check before comparing with a tensor
+        hits = torch.nonzero(self.steps == step) if valid else None
+        if hits is None or len(hits) == 0:
             raise ValueError(f"step must be one of the recorded iterations {self.steps.tolist()}, got {step!r}")
         k = int(hits[0, 0])
         flagged = None if self.flagged is None else self.flagged[:step]

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["GaussianMixture2d", "ring8", "grid25", "mixture", "ModeCoverage", "mode_coverage", "log_density_grid",
-           "grid_log_integral", "uniform_log_density", "mode_difference"]
+           "grid_log_integral", "uniform_log_density", "widened", "RingProfile", "ring_profile", "mode_difference"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,59 @@ def uniform_log_density(bounds: tuple[float, float, float, float]) -> float:
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f"bounds must be (x0, x1, y0, y1) with x0 < x1 and y0 < y1, got {bounds}")
     return -math.log((x1 - x0) * (y1 - y0))
+
+
+def widened(bounds: tuple[float, float, float, float], factor: float) -> tuple[float, float, float, float]:
+    """The box ``bounds`` = (x0, x1, y0, y1) scaled about its centre by ``factor`` (> 0)."""
+    x0, x1, y0, y1 = bounds
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"bounds must be (x0, x1, y0, y1) with x0 < x1 and y0 < y1, got {bounds}")
+    if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 0):
+        raise ValueError(f"factor must be a finite number > 0 (2 doubles the box's sides), got {factor!r}")
+    cx, cy, hx, hy = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    return (cx - factor * hx, cx + factor * hx, cy - factor * hy, cy + factor * hy)
+
+
+class RingProfile(NamedTuple):
+    """A 2-D log-density read along a ring of modes, the modes in order of angle about the ring's centre.
+
+    at_modes: (K,) at each mode. between: (K,) on the ring, halfway in angle from mode k to mode k + 1 (the
+    last wraps to the first). centre: at the ring's centre. bumps: how many modes lie above the ring on either
+    side (at_modes[k] above between[k - 1] and between[k]). on_ring: whether every ``between`` value lies above
+    the centre's, i.e. the density follows the ring rather than filling its disc.
+    """
+
+    at_modes: Tensor
+    between: Tensor
+    centre: float
+    bumps: int
+    on_ring: bool
+
+
+@torch.no_grad()
+def ring_profile(log_density: Callable[[Tensor], Tensor], target: GaussianMixture2d) -> RingProfile:
+    """Where a 2-D ``log_density`` (B, 2) -> (B,) puts its mass along the ring mixture ``target`` (its means on
+    one circle, in any order): its value at the modes, between them and at the centre (see :class:`RingProfile`).
+    """
+    means = target.means.double()
+    centre = means.mean(0)
+    radii = (means - centre).norm(dim=1)
+    if len(means) < 3 or not bool(radii.min() > 0) or float((radii.max() - radii.min()) / radii.max()) > 1e-6:
+        raise ValueError(f"ring_profile needs a mixture whose 3 or more means lie on one circle; {target.name!r} "
+                         f"has {len(means)} means at distances {radii.min():.3g}-{radii.max():.3g} from "
+                         "their centroid")
+    angles = torch.atan2(means[:, 1] - centre[1], means[:, 0] - centre[0]).sort().values
+    next_angles = torch.cat([angles[1:], angles[:1] + 2 * math.pi])
+    mid = (angles + next_angles) / 2
+    radius = radii.mean()
+    on_circle = lambda t: centre + radius * torch.stack([t.cos(), t.sin()], 1)  # noqa: E731
+    # float32 points on the CPU, as log_density_grid passes them
+    values = log_density(torch.cat([on_circle(angles), on_circle(mid), centre[None]]).float())
+    values = values.double().cpu().flatten()
+    k = len(means)
+    at_modes, between, at_centre = values[:k], values[k:2 * k], float(values[2 * k])
+    bumps = int(((at_modes > between) & (at_modes > between.roll(1))).sum())
+    return RingProfile(at_modes, between, at_centre, bumps, bool(between.min() > at_centre))
 
 
 def mode_difference(target: GaussianMixture2d) -> Callable[[object], float]:

@@ -359,7 +359,7 @@ def score_samples(generator: Generator, model: nn.Module, num: int, *, seed: int
 
 @torch.no_grad()
 def recalibrate_regressor_batchnorm(model: nn.Module, images: torch.Tensor, *, batch_size: int,
-                        device: str | torch.device = "cpu") -> nn.Module:
+                                    device: str | torch.device = "cpu") -> nn.Module:
     """Set every batch-norm layer's running statistics to their average over ``images`` (N, C, H, W) in batches
     of ``batch_size``, and leave ``model`` in evaluation mode.
 
