@@ -451,8 +451,8 @@ print(
 # runs on a box {glue:text}`d2-grid-widen` times as wide as the plotted one
 # ({glue:text}`d2-grid-cells` cells a side): its critic puts mass outside the plotted box,
 # {glue:text}`d2-grid-outside` nats of $\log\alpha_\theta$ that a quadrature on that box alone misses. On
-# images (chapter D3) no Gaussian covers a critic in 1,024 dimensions like this; there the remedy would
-# be a generator whose tracked density is exact (no Eq. 8 reduction), which this book does not train.
+# images no single Gaussian covers a critic in 1,024 dimensions like this; chapter D3 uses another
+# proposal whose density is exact, a Gaussian kernel mixture on the training images.
 
 # %%
 # Fails unless, on both mixtures, the Gaussian-proposal estimate lies within three
