@@ -110,14 +110,6 @@ _001 = [
         "needs a DCGAN trained on CelebA (read only from a local data_root at the paper profile, GPU-sized); the "
         "published chapter B4 uses MNIST-5k digits, which have no face attributes",
         "DCGAN on 64x64 CelebA, nz = 128, nf = 64, trials 7 and 9, step size 0.80"),
-    _not_run(
-        "001", "Fig. 5(c)-(h)",
-        "Larger latent sizes may buy more explanatory factors at the price of decreased sample quality.",
-        "larger values of nz may encourage the generator to capture more explanatory factors, possibly at the "
-        "price of decreased sample quality",
-        "no chapter measures sample quality against nz: chapter B4 counts explanatory factors (v_eff) only, and "
-        "FID would need Inception-v3 weights, which cannot be downloaded offline",
-        "DCGANs on 64x64 CelebA (nz = 32, 64, 128) and LSUN Bedroom (nz = 128, 256, 512), nf = 64"),
 ]
 
 _002 = [

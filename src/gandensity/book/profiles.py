@@ -208,11 +208,14 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # Paper 001 section 5: a family (nz/2, nf), (nz, nf), (2nz, nf), (nz, nf/2), (nz, 2nf) around ``base``.
     "b4_explanatory_factors": {
         "smoke": {**SHARED["mnist_dcgan"]["smoke"], **DCGAN_32, "base": (16, 8), "epochs": 1, "num_trials": 2, "step": 3.0,
-                  "directions": 4, "grid_trials": 2, "random_draws": 8},
+                  "directions": 4, "grid_trials": 2, "random_draws": 8, "quality_samples": 200,
+                  "classifier_steps": 60},
         "cpu": {**SHARED["mnist_dcgan"]["cpu"], **DCGAN_32, "base": (100, 16), "epochs": 10, "num_trials": 12, "step": 3.0,
-                "directions": 7, "grid_trials": 4, "random_draws": 64},
+                "directions": 7, "grid_trials": 4, "random_draws": 64, "quality_samples": 1000,
+                "classifier_steps": 1500},
         "paper": {**SHARED["mnist_dcgan"]["paper"], **CELEBA_64, "base": (64, 64), "num_trials": 12, "step": 0.65,
-                  "directions": 7, "grid_trials": 6, "random_draws": 256},
+                  "directions": 7, "grid_trials": 6, "random_draws": 256, "quality_samples": 10000,
+                  "classifier_steps": 3000},
     },
     # Beyond paper 001 (issue 14): the log-det estimators side by side at equal budgets of matrix-vector products, on
     # controlled spectra (``matrix_dim``), on the metric of A1's MNIST DCGAN (shared through the cache) at
