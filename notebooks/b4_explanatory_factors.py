@@ -382,7 +382,8 @@ if digits:
         with torch.no_grad():
             images = torch.cat([gans[name].generator(c).cpu() for c in z.split(500)])
         feat[name] = features.classifier_features(clf.model, images)
-    floor = torch.randperm(len(train.images), generator=run.rng())[: cfg.quality_samples]
+    floor = torch.randperm(len(train.images), generator=run.rng())
+    floor = floor[: cfg.quality_samples]
     feat["training digits (floor)"] = features.classifier_features(
         clf.model, train.images[floor]
     )
