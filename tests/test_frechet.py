@@ -74,3 +74,20 @@ def test_singular_covariance_is_finite_and_nonnegative():
 def test_errors(a, b, match):
     with pytest.raises(ValueError, match=match):
         frechet_distance(a, b)
+
+
+def test_distance_difference_is_the_difference_of_two_distances():
+    from gandensity.numerics.frechet import distance_difference
+
+    rng = torch.Generator().manual_seed(3)
+    reference = torch.randn(400, 5, generator=rng)
+    near = torch.randn(300, 5, generator=rng) + 0.1
+    far = 2.0 * torch.randn(300, 5, generator=rng) + 1.0
+    pairs = torch.stack([far, near], 1).numpy()
+    gap = distance_difference(reference)(pairs)
+    expected = frechet_distance(far, reference).value - frechet_distance(near, reference).value
+    assert gap == pytest.approx(expected, rel=1e-12)
+    assert gap > 0
+    assert distance_difference(reference)(torch.stack([near, far], 1).numpy()) == pytest.approx(-gap, rel=1e-12)
+    with pytest.raises(ValueError, match=r"pairs must have shape \(N, 2, 5\)"):
+        distance_difference(reference)(torch.stack([near[:, :4], far[:, :4]], 1).numpy())

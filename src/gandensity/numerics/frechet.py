@@ -15,11 +15,11 @@ general ``sqrtm`` of the non-symmetric product, which can return complex parts o
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 
-__all__ = ["FrechetDistance", "frechet_distance", "gaussian_frechet"]
+__all__ = ["FrechetDistance", "frechet_distance", "gaussian_frechet", "distance_difference"]
 
 
 class FrechetDistance(NamedTuple):
@@ -85,3 +85,23 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> Frec
                          "extract both with the same network")
     return gaussian_frechet(a.mean(0), torch.cov(a.T).reshape(a.shape[1], a.shape[1]),
                             b.mean(0), torch.cov(b.T).reshape(b.shape[1], b.shape[1]))
+
+
+def distance_difference(reference: torch.Tensor) -> Callable[[object], float]:
+    """A statistic for :func:`gandensity.book.claims.bootstrap`: given paired features of two image sets as an
+    array (N, 2, d) (item i holds row i of set a and of set b), the Frechet distance of set a to ``reference``
+    (M, d) minus that of set b, with ``reference`` held fixed. Positive when set a lies farther from it."""
+    reference = _check_features(reference, "reference")
+    # fit the reference's Gaussian once; each resample only refits the two sets'
+    ref_mean, ref_cov = reference.mean(0), torch.cov(reference.T).reshape(reference.shape[1], reference.shape[1])
+
+    def statistic(pairs: object) -> float:
+        x = torch.as_tensor(pairs, dtype=torch.float64)
+        if x.ndim != 3 or x.shape[1] != 2 or x.shape[2] != reference.shape[1]:
+            raise ValueError(f"pairs must have shape (N, 2, {reference.shape[1]}), got {tuple(x.shape)}")
+        a, b = _check_features(x[:, 0], "set a"), _check_features(x[:, 1], "set b")
+        fits = [(f.mean(0), torch.cov(f.T).reshape(f.shape[1], f.shape[1])) for f in (a, b)]
+        da, db = (gaussian_frechet(m, c, ref_mean, ref_cov).value for m, c in fits)
+        return da - db
+
+    return statistic
