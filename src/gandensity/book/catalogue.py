@@ -55,14 +55,6 @@ _000 = [
         "select smooth L1, but no published run sets it)",
         "DCGAN-discriminator regressors on MNIST and CIFAR at 32x32x3"),
     _not_run(
-        "000", "Sec. 4",
-        "A separate latent regressor trained on many samples of the trained GAN predicts latent densities better "
-        "than the InfoGAN Q and D networks used directly.",
-        "we found that in practice, we could obtain superior performance by training a separate regressor on "
-        "numerous samples from the fully trained GAN",
-        "no chapter runs the comparison: chapter A4 trains only the separate latent regressor",
-        "InfoGAN-style DCGANs with 100-d latents on MNIST and CIFAR"),
-    _not_run(
         "000", "Fig. 10",
         "Under the CIFAR GAN's pixel regressor, airplanes with large foreground objects are the least likely and "
         "small objects on plain backgrounds the most likely.",

@@ -152,9 +152,9 @@ CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         p: {"mnist": SHARED["mnist_dcgan"][p], "natural": SHARED["natural_dcgan"][p], **SHARED["regressors"][p],
             "mnist_infogan": {**SHARED["mnist_dcgan"][p], "epochs": mnist_epochs},
             "natural_infogan": {**SHARED["natural_dcgan"][p], "epochs": natural_epochs}, "info_weight": 10.0,
-            "top_k": top_k, "grid": grid}
-        for p, mnist_epochs, natural_epochs, top_k, grid in (("smoke", 1, 1, 16, 16), ("cpu", 10, 30, 100, 36),
-                                                              ("paper", 25, 25, 1024, 64))
+            "top_k": top_k, "grid": grid, "q_samples": q_samples}
+        for p, mnist_epochs, natural_epochs, top_k, grid, q_samples in (
+            ("smoke", 1, 1, 16, 16, 200), ("cpu", 10, 30, 100, 36, 2000), ("paper", 25, 25, 1024, 64, 10000))
     },
     # Paper 001's estimator settings (m, p, t, g, eps) = (10, 20, 20, 1.2, 0.1) are the defaults of
     # stochastic_logdet; the sweeps below vary order and probes around them.
