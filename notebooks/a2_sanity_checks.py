@@ -76,9 +76,10 @@ reg_cfg = regressors.RegressorConfig(width=cfg.regressor_width,
 #
 # The regressor has the DCGAN discriminator's architecture without the final sigmoid (it predicts a real number,
 # not a probability) and is trained on an L2 loss with Adam, learning rate $10^{-4}$ and betas $(0.5, 0.999)$;
-# the paper also tried a smooth L1 loss (`loss` parameter) and saw no difference in the qualitative results. Two
-# details are ours: the targets are standardised by the training labels' mean and standard deviation
-# (log-densities are hundreds of nats, far from the scale a freshly initialised network outputs), which the
+# the paper also tried a smooth L1 loss (`loss` parameter) and found that it "did not affect the qualitative
+# results significantly". Two details are ours: the targets are standardised by the training labels' mean and
+# standard deviation (the labels' level and spread, printed below, are far from the unit scale a freshly
+# initialised network outputs), which the
 # regressor undoes, so it predicts nats; and a random tenth of the triplets is held out to measure the
 # regressor's error against its labels. The paper samples "many triplets" without giving their number; exact
 # densities cost one Jacobian of $n$ columns each ($n = 100$, the latent size), so this page samples
@@ -259,8 +260,8 @@ for name, (z, score) in pools.items():
                       for what, x in shown[name].items()}
     random_exact = regs[name].heldout_labels
     print(wrap(f"{name}: exact log-density of the {cfg.grid} least likely: median "
-               f"{float(exact_least[name].median()):.1f} nats; of random samples: "
-               f"median {float(random_exact.median()):.1f}, 10th percentile "
+               f"{float(exact_least[name].quantile(0.5)):.1f} nats; of random samples: "
+               f"median {float(random_exact.quantile(0.5)):.1f}, 10th percentile "
                f"{float(random_exact.quantile(0.1)):.1f}. Distance to the nearest "
                f"training image: random {float(distance[name]['random'].mean()):.3f}, "
                f"least likely {float(distance[name]['least likely'].mean()):.3f}"))

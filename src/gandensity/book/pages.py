@@ -97,12 +97,13 @@ PAGES: tuple[ScalePage, ...] = (
         chapter="a4_latent_densities",
         profile="cpu",
         parameters={"latent_triplets": 50000},
-        title="A4 with the paper's 50,000 latent triplets",
-        why=("Chapter A4 with the paper's 50,000 triplets $(z, G(z), \\log\\mathcal N(z))$ per latent "
-             f"regressor instead of the published chapter's {_LATENT_TRIPLETS:,}; everything else, the InfoGANs "
-             "and the "
-             "regressors' width and epochs included, is the `cpu` profile's, so the difference between the "
-             "two pages is the latent regressors' training data alone. CIFAR-10, the paper's natural "
+        title="A4 with 50,000 latent triplets",
+        why=("Chapter A4 with 50,000 triplets $(z, G(z), \\log\\mathcal N(z))$ per latent "
+             f"regressor instead of the published chapter's {_LATENT_TRIPLETS:,}. The paper samples \"many\" "
+             "triplets without giving their number; 50,000 is the size of the sample pool of its section 5.2. "
+             "Everything else, the InfoGANs and the regressors' width and epochs included, is the `cpu` "
+             "profile's, so the two pages differ in the latent regressors' training data, and with the same "
+             "epochs over more data, in their number of gradient steps. CIFAR-10, the paper's natural "
              "images, needs a local data_root: the photo patches stand in, as in the chapter."),
     ),
     ScalePage(

@@ -43,7 +43,8 @@ SHARED: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {"data": "cifar10", "channels": 3, "width": 64, "epochs": 25, "batch_size": 64},
     },
     # Paper 000's regressors (section 4): the DCGAN discriminator without sigmoid, Adam lr 1e-4, trained on
-    # triplets (z, G(z), label). The paper samples 50,000 triplets; the cpu profile what its budget allows.
+    # triplets (z, G(z), label). The paper samples "many" triplets without a count (50,000 is the size of its
+    # section 5.2 sample pool); the cpu profile what its budget allows.
     "regressors": {
         "smoke": {"triplets": 96, "latent_triplets": 256, "regressor_width": 16, "regressor_epochs": 2,
                   "loss": "l2", "chunk_size": 8},

@@ -17,10 +17,12 @@ __all__ = ["PixelDigitClassifier", "top_k_share", "spearman", "ink", "auroc", "k
            "patch_coefficient_of_variation", "top_bottom", "describe_counts", "digit_table", "pairs",
            "spearman_pairs", "auroc_pairs", "spearman_gap", "within_class_spearman", "within_class_spearman_gap",
            "class_share", "std_ratio", "largest_class_share",
-           "bootstrap_two_sample", "ks_distance", "mean_gap", "PHOTO_NAMES", "mean_by_class"]
+           "bootstrap_two_sample", "ks_distance", "mean_gap", "PHOTO_NAMES", "LOOPY_DIGITS", "mean_by_class"]
 
 # Short names of the photographs behind ``photo_patches`` (a patch's label is its photo's index).
 PHOTO_NAMES: tuple[str, ...] = tuple(ref.split(":")[1].split("/")[0].split(".")[0] for ref in PHOTOS)
+# Paper 000's "loopy" digits (section 6.1) read as the digits whose usual shape closes a loop.
+LOOPY_DIGITS: tuple[int, ...] = (0, 6, 8, 9)
 
 
 class PixelDigitClassifier:
