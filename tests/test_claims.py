@@ -39,7 +39,10 @@ def test_all_of_combines_parts():
     assert claims.all_of(yes, no).label == "partial"
     assert claims.all_of(yes, no, maybe).label == "partial"
     assert claims.all_of(yes, maybe).label == "inconclusive"
-    assert claims.all_of(no, maybe).label == "inconclusive"
+    assert claims.all_of(maybe, maybe).label == "inconclusive"
+    # a claim that needs every part fails with one failed part, whatever the undecided ones turn out to be
+    assert claims.all_of(no, maybe).label == "not reproduced"
+    assert claims.all_of(maybe, no, maybe).label == "not reproduced"
     with pytest.raises(ValueError, match="not run"):
         claims.all_of(yes, claims.not_run("no data"))
 

@@ -147,7 +147,10 @@ def lower_bound_below(bound: Estimate | float, threshold: float, *, what: str = 
 
 
 def all_of(*parts: Verdict) -> Verdict:
-    """Combine part verdicts of one claim: all reproduced, none, or ``partial`` in between."""
+    """Combine the part verdicts of one claim that needs all of them: ``reproduced`` when every part is,
+    ``partial`` when some part is reproduced and another is not, ``not reproduced`` when some part is not and
+    none is (an undecided part could at most make it partial), and ``inconclusive`` otherwise (no part failed,
+    so the undecided parts could still make it hold)."""
     if not parts:
         raise ValueError("all_of needs at least one part")
     labels = [p.label for p in parts]
@@ -156,11 +159,9 @@ def all_of(*parts: Verdict) -> Verdict:
     rule = "; ".join(f"{p.rule} ({p.label})" for p in parts)
     if all(lab == "reproduced" for lab in labels):
         return Verdict("reproduced", rule)
-    if all(lab == "not reproduced" for lab in labels):
-        return Verdict("not reproduced", rule)
-    if "reproduced" in labels and "not reproduced" in labels:
-        return Verdict("partial", rule)  # decided either way, whatever the inconclusive parts turn out to be
-    return Verdict("inconclusive", rule)  # the decided parts agree; the inconclusive ones could go either way
+    if "not reproduced" in labels:
+        return Verdict("partial" if "reproduced" in labels else "not reproduced", rule)
+    return Verdict("inconclusive", rule)
 
 
 def not_run(reason: str) -> Verdict:
