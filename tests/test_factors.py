@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from gandensity.numerics.factors import effective_dimension, metric_eigen, perturb, relative_changes
@@ -73,8 +74,15 @@ def test_counts_analyse_and_ratios():
     assert (a.delta[:, 1:] < a.delta[:, :-1]).all()  # the change falls with the eigenvalue's rank
     pairs = np.array([[1.0, 2.0], [3.0, 4.0]])
     assert factors.mean_ratio(pairs) == 3.0 / 2.0
-    quads = np.array([[1.0, 2.0, 1.0, 1.0], [1.0, 2.0, 1.0, 1.0]])
-    assert abs(factors.log_ratio_gap(quads) - np.log(2.0)) < 1e-12
+    # v_eff (n_z/2, base, 2 n_z, n_f/2, 2 n_f) = (1, 2, 4, 2, 2): n_z doublings x2 each, n_f no change -> log 2
+    values = np.array([[1.0, 2.0, 4.0, 2.0, 2.0], [1.0, 2.0, 4.0, 2.0, 2.0]])
+    assert abs(factors.doubling_gap(values) - np.log(2.0)) < 1e-12
+    # a width doubling that halves v_eff counts as much as one that doubles it
+    values[:, 3] = 1.0  # n_f/2 -> base doubles v_eff
+    values[:, 4] = 1.0  # base -> 2 n_f halves it
+    assert abs(factors.doubling_gap(values)) < 1e-12
+    with pytest.raises(ValueError, match="shape"):
+        factors.doubling_gap(values[:, :4])
 
 
 def test_change_map_overlap_matches_the_closed_form_of_a_linear_generator():

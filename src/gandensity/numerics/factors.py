@@ -29,7 +29,7 @@ import torch
 from gandensity.numerics.spectral import exact_metric
 
 __all__ = ["metric_eigen", "random_unit_directions", "perturb", "relative_changes", "effective_dimension",
-           "eigen_counts", "FactorAnalysis", "analyse", "mean_ratio", "log_ratio_gap", "gaussian_directions",
+           "eigen_counts", "FactorAnalysis", "analyse", "mean_ratio", "doubling_gap", "gaussian_directions",
            "ChangeMapOverlap", "change_map_overlap", "mean_difference"]
 
 
@@ -134,10 +134,18 @@ def mean_ratio(pairs: torch.Tensor | np.ndarray) -> float:
     return float(pairs[:, 1].mean() / pairs[:, 0].mean())
 
 
-def log_ratio_gap(quads: torch.Tensor | np.ndarray) -> float:
-    """log mean_ratio(quads[:, :2]) - log mean_ratio(quads[:, 2:]) for (N, 4) per-latent values."""
-    quads = np.asarray(quads, dtype=float)
-    return float(np.log(mean_ratio(quads[:, :2])) - np.log(mean_ratio(quads[:, 2:])))
+def doubling_gap(values: torch.Tensor | np.ndarray) -> float:
+    """How much more doubling n_z changes v_eff than doubling n_f does, for (N, 5) per-latent values of the models
+    (n_z/2, base, 2 n_z, n_f/2, 2 n_f) in that order (base = (n_z, n_f)): the mean over the two n_z doublings of
+    log mean_ratio minus the mean over the two n_f doublings of |log mean_ratio|. The absolute value makes a
+    width doubling that lowers v_eff count as a change, not as a point for n_z."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 2 or v.shape[1] != 5:
+        raise ValueError(f"values must have shape (N, 5) (n_z/2, base, 2 n_z, n_f/2, 2 n_f), got {v.shape}")
+    log_ratio = lambda a, b: np.log(mean_ratio(v[:, [a, b]]))  # noqa: E731
+    nz = (log_ratio(0, 1) + log_ratio(1, 2)) / 2
+    nf = (abs(log_ratio(3, 1)) + abs(log_ratio(1, 4))) / 2
+    return float(nz - nf)
 
 
 def gaussian_directions(shape: tuple[int, ...], n: int, seed: int) -> torch.Tensor:
