@@ -13,10 +13,10 @@
 # %% [markdown]
 # # C5. Generative classification by likelihood
 #
-# *Paper 002 (Friedman & Weiss), sections 3 and 4.2, Fig. 7 (left)* {cite}`friedman2024`.
+# *Paper 002 (Friedman & Weiss), sections 2.1, 3 and 4.2, Fig. 7 (left)* {cite}`friedman2024`.
 #
 # A generative classifier trains one model per class $c$ and labels an image by the class under
-# whose model it is most likely (the paper's Eq. 3):
+# whose model it is most likely (the paper's Eq. 1):
 #
 # $$ \hat c(x) = \arg\max_c \; p_{\theta_c}(x \mid c) . $$
 #
@@ -71,7 +71,8 @@ LABEL = {"MNIST": "MNIST-5k digits", "natural": "photo patches (CIFAR-10 stand-i
 # variance $\sigma_c^2$, the mean squared error per value of its projections of training images of
 # its class (`likelihoods.fit_noise`, here on 32 images per class with C1's inversion settings), so
 # that $p_{\theta_c}(x) = \int \mathcal{N}(x; G_c(z), \sigma_c^2 I)\, p(z)\, dz$ is each class's
-# own noisy model, as in the paper (its Table 3 lists one $\sigma^2$ per GAN).
+# own noisy model. The paper lists one $\sigma^2$ per GAN and data set (its Table 3); fitting one per
+# class GAN is our choice.
 
 # %%
 models, noise, tests = {}, {}, {}
@@ -117,8 +118,8 @@ run.glue("c5-worst-psnr-nat", worst["natural"], ".1f")
 # ## Classification by the largest likelihood, against 1-NN
 #
 # Every test image's log-likelihood under every class model is an AIS estimate with chapter C2's
-# settings (`likelihoods.classify_by_likelihood`; 100 steps, 10 leapfrog steps and one chain per
-# image and class at `cpu`); the predicted class is the largest. The baseline labels an image by its
+# steps and leapfrog steps but one chain (`likelihoods.classify_by_likelihood`; 100 steps, 10
+# leapfrog steps and one chain per image and class at `cpu`); the predicted class is the largest. The baseline labels an image by its
 # nearest training image in pixel space ($\ell_2$; the paper's uses LPIPS, whose weights are not
 # available offline).
 
@@ -206,9 +207,10 @@ for name, key in (("MNIST", "mnist"), ("natural", "nat")):
 # (MNIST) and {glue:text}`c5-margin-nat` nats (patches), against BDMC gaps of
 # {glue:text}`c5-gap-mnist` and {glue:text}`c5-gap-nat` nats on simulated images: the share of test
 # images whose margin exceeds the gap is {glue:text}`c5-resolved-mnist` (MNIST) and
-# {glue:text}`c5-resolved-nat` (patches). Real images lie off the models' manifolds, where AIS is
-# looser than on simulated ones, so a margin below the gap is a decision that longer chains could
-# change.
+# {glue:text}`c5-resolved-nat` (patches). The gaps come from images simulated from the first class GAN
+# of each kind only, and real images lie off the models' manifolds, where AIS may be looser than on
+# simulated ones: a margin below the gap is a decision that longer chains could change, and the shares
+# above are at most the shares of decisions they would leave unchanged.
 
 # %%
 scale = {
