@@ -47,6 +47,25 @@ def test_all_of_combines_parts():
         claims.all_of(yes, claims.not_run("no data"))
 
 
+def test_provided_needs_its_condition():
+    yes, no, maybe = Verdict("reproduced", "a"), Verdict("not reproduced", "b"), Verdict("inconclusive", "c")
+    assert claims.provided(yes, yes).label == "reproduced"
+    assert claims.provided(yes, maybe).label == "inconclusive"
+    assert claims.provided(no, yes).label == "not reproduced"  # a failed condition voids the comparison
+    assert claims.provided(maybe, yes).label == "inconclusive"
+    assert claims.provided(maybe, no).label == "not reproduced"
+    assert "provided a (reproduced)" in claims.provided(yes, no).rule
+    with pytest.raises(ValueError, match="not run"):
+        claims.provided(claims.not_run("no data"), yes)
+
+
+def test_an_interval_ending_on_the_threshold_reaches_it():
+    assert "reaches 0" in claims.above(Estimate(5.0, 0.0, 8.0), 0.0).rule
+    assert "reaches 0" in claims.below(Estimate(-1.0, -2.0, 0.0), 0.0).rule
+    assert "straddles 0" in claims.above(Estimate(1.0, -1.0, 2.0), 0.0).rule
+    assert claims.above(Estimate(5.0, 0.0, 8.0), 0.0).label == "inconclusive"
+
+
 def test_nan_cannot_be_judged():
     with pytest.raises(ValueError, match="NaN"):
         claims.above(float("nan"), 0.0)

@@ -29,7 +29,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 __all__ = ["VERDICTS", "Estimate", "Verdict", "Claim", "bootstrap", "spread", "above", "below", "lower_bound_below", "all_of",
-           "not_run", "claims_markdown", "PAPERS"]
+           "provided", "not_run", "claims_markdown", "PAPERS"]
 
 VerdictLabel = Literal["reproduced", "partial", "inconclusive", "not reproduced", "not run"]
 VERDICTS: tuple[str, ...] = ("reproduced", "partial", "inconclusive", "not reproduced", "not run")
@@ -115,6 +115,11 @@ def _as_estimate(ours: Estimate | float) -> Estimate:
     return Estimate(x, x, x)
 
 
+def _reaches(est: Estimate, t: float) -> str:
+    """How an undecided interval meets the threshold: it ends on it, or holds it inside."""
+    return "reaches" if t in (est.low, est.high) else "straddles"
+
+
 def above(ours: Estimate | float, threshold: float, *, what: str = "ours") -> Verdict:
     """``reproduced`` when all of ``ours``'s interval exceeds ``threshold``; see the module docstring."""
     est, t = _as_estimate(ours), _finite(threshold, "threshold")
@@ -122,7 +127,7 @@ def above(ours: Estimate | float, threshold: float, *, what: str = "ours") -> Ve
         return Verdict("reproduced", f"{what} {est} > {t:.3g}")
     if est.high <= t:
         return Verdict("not reproduced", f"{what} {est} <= {t:.3g}")
-    return Verdict("inconclusive", f"{what} {est} straddles {t:.3g}")
+    return Verdict("inconclusive", f"{what} {est} {_reaches(est, t)} {t:.3g}")
 
 
 def below(ours: Estimate | float, threshold: float, *, what: str = "ours") -> Verdict:
@@ -132,7 +137,7 @@ def below(ours: Estimate | float, threshold: float, *, what: str = "ours") -> Ve
         return Verdict("reproduced", f"{what} {est} < {t:.3g}")
     if est.low >= t:
         return Verdict("not reproduced", f"{what} {est} >= {t:.3g}")
-    return Verdict("inconclusive", f"{what} {est} straddles {t:.3g}")
+    return Verdict("inconclusive", f"{what} {est} {_reaches(est, t)} {t:.3g}")
 
 
 def lower_bound_below(bound: Estimate | float, threshold: float, *, what: str = "lower bound") -> Verdict:
@@ -162,6 +167,21 @@ def all_of(*parts: Verdict) -> Verdict:
     if "not reproduced" in labels:
         return Verdict("partial" if "reproduced" in labels else "not reproduced", rule)
     return Verdict("inconclusive", rule)
+
+
+def provided(condition: Verdict, verdict: Verdict) -> Verdict:
+    """``verdict`` where it means something only if ``condition`` holds (e.g. bits per dimension compared
+    between two models need a valid density): ``not reproduced`` when the condition fails, ``inconclusive``
+    when it is undecided (unless ``verdict`` fails anyway), ``verdict`` when it holds."""
+    for part in (condition, verdict):
+        if part.label == "not run":
+            raise ValueError("a part that was not run cannot be combined; state the claim as not_run")
+    rule = f"{verdict.rule} ({verdict.label}), provided {condition.rule} ({condition.label})"
+    if condition.label == "not reproduced":
+        return Verdict("not reproduced", rule)
+    if condition.label == "reproduced":
+        return Verdict(verdict.label, rule)
+    return Verdict("not reproduced" if verdict.label == "not reproduced" else "inconclusive", rule)
 
 
 def not_run(reason: str) -> Verdict:
