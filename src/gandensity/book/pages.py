@@ -67,7 +67,8 @@ PAGES: tuple[ScalePage, ...] = (
              f"{_B2['reverse_lr']:g} and {_B2['forward_lr']:g}). Two settings differ "
              "from the profile: the metric's products are formed from the $2 \\times 2$ matrix (`matvec "
              "\"dense\"`), the same estimator as the paper's Jacobian-vector route, which B2 checks to agree "
-             "to rounding, at a fifteenth of the cost on a CPU; and torch runs on one thread, as the "
+             "to rounding, at a small part of its cost on a CPU (the page prints both routes' times); and "
+             "torch runs on one thread, as the "
              "published chapters do (the networks are too small to gain from a second)."),
     ),
     ScalePage(
