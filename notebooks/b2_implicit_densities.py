@@ -470,8 +470,8 @@ run.glue(
     )
     + ": its fit drifts back after an early improvement",
 )
-# A floor for "fitted": the held-out log-likelihood of the best single Gaussian (its mean
-# and covariance fitted to fresh samples), which a linear map of z reaches.
+# A floor for "fitted": the held-out log-likelihood of the best single Gaussian (its
+# mean and covariance fitted to fresh samples), which a linear map of z reaches.
 gauss_ll = {}
 for name in forward:
     fresh = toy2d.density(name).sample(20000, run.rng(300)).double()
@@ -482,8 +482,11 @@ run.glue("b2-gauss-reading", (
     "Both models end more than 0.05 nats above the best single Gaussian's held-out "
     "log-likelihood (" + ", ".join(f"{n} {gauss_ll[n]:.2f}" for n in forward) + ")"
     if not linear else
-    " and ".join(f"the {n} model ends at {forward_stats[n].ll:.2f}, no more than 0.05 "
-                 f"nats above the best single Gaussian's {gauss_ll[n]:.2f}" for n in linear)
+    " and ".join(
+        f"the {n} model ends at {forward_stats[n].ll:.2f}, no more than 0.05 nats "
+        f"above the best single Gaussian's {gauss_ll[n]:.2f}"
+        for n in linear
+    )
     + ": such a fit is no better than a linear map, and its small errors below say "
     "nothing about the estimator on a folded map"))
 for name, s in forward_stats.items():

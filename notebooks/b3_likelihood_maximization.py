@@ -386,8 +386,8 @@ run.glue("b3-barely-reading", (
     "the ascent finds latents where the generator barely moves at all, so that a whole "
     "neighbourhood of z is squeezed into a tiny volume of image space"
     if fell10 == cfg.num_trials else
-    f"on the {fell10} of {cfg.num_trials} trajectories where lambda_max fell tenfold or "
-    "more, the ascent finds latents where the generator barely moves, so that a "
+    f"on the {fell10} of {cfg.num_trials} trajectories where lambda_max fell tenfold "
+    "or more, the ascent finds latents where the generator barely moves, so that a "
     "neighbourhood of z is squeezed into a tiny volume of image space"
     if fell10 else
     "lambda_max fell less than tenfold on every trajectory: the generator still moves "
@@ -802,11 +802,13 @@ if cfg.prior == "normal":
            "prior pulling the latents inward." if flat_fell == B else
            "Without the prior's pull lambda_min does not fall on every trajectory, so "
            "part of its fall in the ascent above comes with the prior's pull.")
-        + f" The condition number changed by a median factor {med(flat.condition_ratio):.3g} "
-        f"without the prior and {med(x_summary.condition_ratio):.3g} with it"
+        + " The condition number changed by a median factor "
+        f"{med(flat.condition_ratio):.3g} without the prior and "
+        f"{med(x_summary.condition_ratio):.3g} with it"
         + (": without the prior M does become more ill-conditioned, as the paper says, "
            "so the prior's pull is what reverses it in the ascents above."
-           if med(flat.condition_ratio) > 1 >= med(x_summary.condition_ratio) else ".")))
+           if med(flat.condition_ratio) > 1 >= med(x_summary.condition_ratio)
+           else ".")))
 else:
     flat = None
     run.glue("b3-flat-box", f"{cfg.flat_box:g} (not run here)")

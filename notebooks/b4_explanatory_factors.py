@@ -359,12 +359,14 @@ run.glue("b4-ratio-half-nf", 1 / ratio["nf/2"], ".2f")
 # Saturation: the second doubling of n_z gains clearly less than the first
 saturates = ratio["2nz"] < 0.9 / ratio["nz/2"]
 run.glue("b4-saturation-reading", (
-    "The second doubling gains less than the first. On MNIST the effective dimension can "
-    "saturate: a digit has few factors of variation (identity, slant, stroke width, size) "
-    "next to a face or a bedroom, so a generator with more latent dimensions than the data "
-    "has factors can leave the extra ones with small eigenvalues."
+    "The second doubling gains less than the first. On MNIST the effective dimension "
+    "can saturate: a digit has few factors of variation (identity, slant, stroke "
+    "width, size) next to a face or a bedroom, so a generator with more latent "
+    "dimensions than the data has factors can leave the extra ones with small "
+    "eigenvalues."
     if saturates else
-    "The second doubling gains no less than the first: no saturation shows at these sizes."))
+    "The second doubling gains no less than the first: no saturation shows at these "
+    "sizes."))
 
 # %% [markdown]
 # Doubling $n_z$ from $n_z/2$ multiplies our $v_{\text{eff}}(1)$ by {glue:text}`b4-ratio-half` and

@@ -285,7 +285,8 @@ run.glue("b5-below", (eigenvalues < 0.1).double().sum(-1).mean().item(), ".0f")
 run.glue("b5-n", n)
 run.glue("b5-exact", metric.slogdet()[1].mean().item(), ".0f")
 run.glue("b5-dcgan-slq", slq_at.mean().item(), ".3f")
-# the same error in nats of log-likelihood (half the log det's), against B1's 0.3-nat bar
+# the same error in nats of log-likelihood (half the log det's), against B1's
+# 0.3-nat bar
 slq_nats = 0.5 * slq_at.mean().item() * abs(metric.slogdet()[1].mean().item())
 run.glue("b5-dcgan-slq-nats", slq_nats, ".1f")
 run.glue("b5-dcgan-cheb", cheb_at.mean().item(), ".2f")
