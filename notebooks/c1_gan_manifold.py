@@ -77,14 +77,14 @@ where = {"MNIST": "", "natural": ", natural"}  # claim rows of the natural GAN
 
 
 def relation(r: float) -> str:
-    """Words for r = a / b (median errors): "a is ... b"; about as: within 1.5x."""
+    """Words for r = a / b (median distances): "a is ... b"; about as: within 1.5x."""
     if 2 / 3 < r < 3 / 2:
         return "about as far from the manifold as"
     return "further from the manifold than" if r > 1 else "closer to the manifold than"
 
 
 def relation_ci(ratio: claims.Estimate) -> str:
-    """Words for a ratio of median errors with its bootstrap interval: "a is ... b"."""
+    """Words for a ratio of median distances with its bootstrap interval: "a is ... b"."""
     if ratio.low > 1:
         return "further from the manifold than"
     if ratio.high < 1:
@@ -123,7 +123,10 @@ for name, reg in regs.items():
 # scikit-learn's digits (both standing in for SVHN: digits, a domain far from its photographs),
 # uniform noise, and patches of close-up photographs of brick, grass and gravel (natural images it did
 # not train on). Each image is projected with `gandensity.numerics.inversion.invert`; its
-# reconstruction error is the mean squared error per pixel value, on the $[-1, 1]$ scale.
+# reconstruction error is the mean squared error per pixel value, on the $[-1, 1]$ scale. The paper
+# compares $\ell_2$ distances, so every ratio below ("times further", the claims' thresholds) is a
+# ratio of distances $\|x - G(z^*)\|$, the square roots of these errors (up to the fixed factor
+# $\sqrt{D}$), not of the errors themselves.
 
 # %%
 groups, inv, err = {}, {}, {}
@@ -185,22 +188,26 @@ keys = {"generated": "gen", "train": "train", "test": "test",
         "texture patches": "texture"}
 prefix = {"MNIST": "c1", "natural": "c1-nat"}  # glue: c1-med-test, c1-nat-med-test
 run.glue("c1-inv-steps", cfg.inv_steps, "d")
+sizes_used = sorted({reg["group_size"] for reg in regs.values()})
+run.glue("c1-group-sizes", " and ".join(str(v) for v in sizes_used))
 med, ratio, single, share = {}, {}, {}, {}
 for name, reg in regs.items():
     e, n, p = err[name], reg["group_size"], prefix[name]
+    d = {g: x.sqrt() for g, x in e.items()}  # distances, for the ratios
     med[name] = {g: float(x.quantile(0.5)) for g, x in e.items()}
     for g, m in med[name].items():
         run.glue(f"{p}-med-{keys[g]}", m, ".4f")
     ratio[name] = claims.Estimate(*likelihoods.bootstrap_interval(
-        likelihoods.median_ratio, e["train"], e["generated"], seed=reg["seed"]))
+        likelihoods.median_ratio, d["train"], d["generated"], seed=reg["seed"]))
     single[name] = claims.Estimate(*likelihoods.bootstrap_interval(
-        likelihoods.median_ratio, e["single colours"], e["train"], seed=reg["seed"]))
+        likelihoods.median_ratio, d["single colours"], d["train"], seed=reg["seed"]))
     digits = torch.cat([e[g] for g in svhn[name]])
     share[name] = claims.bootstrap((digits < med[name]["train"]).double(),
                                    seed=reg["seed"])
     run.glue(f"{p}-ratio", ratio[name].value, ".1f")
-    run.glue(f"{p}-test-vs-train", relation(med[name]["test"] / med[name]["train"]))
-    ood_ratio = [med[name][g] / med[name]["train"] for g in reg["ood"]]
+    run.glue(f"{p}-test-vs-train",
+             relation((med[name]["test"] / med[name]["train"]) ** 0.5))
+    ood_ratio = [(med[name][g] / med[name]["train"]) ** 0.5 for g in reg["ood"]]
     run.glue(f"{p}-ood-min-ratio", min(ood_ratio), ".1f")
     run.glue(f"{p}-ood-max-ratio", max(ood_ratio), ".1f")
     for g, r in zip(reg["ood"], ood_ratio):
@@ -217,9 +224,9 @@ for name, reg in regs.items():
         scale3 = f"{natural_name}, width {reg['width']}"
         scale5 = f"{natural_name}; MNIST and sklearn digits stand in for SVHN"
     # Fails if generated images are not reconstructed better than training images (ratio
-    # of median errors <= 1), or not by an order of magnitude (ratio <= 10), bootstrap
+    # of median distances <= 1), or not by an order of magnitude (ratio <= 10), bootstrap
     # over the images of both groups.
-    what = "train/generated median error"
+    what = "train/generated median distance"
     run.claim("002", "Fig. 3" + where[name], "Generated images are recovered almost "
               "exactly; the reconstruction error of training images is an order of "
               "magnitude worse.",
@@ -231,17 +238,17 @@ for name, reg in regs.items():
               scale=f"{scale3}, {n} images per group, {reg['inv_steps']} steps x "
               f"{reg['inv_restarts']} restarts vs ~500-750 x ~4")
     # Fails if single colours are not reconstructed better than training images (ratio
-    # of median errors >= 1), or no digit of the SVHN stand-in beats the median training
+    # of median distances >= 1), or no digit of the SVHN stand-in beats the median training
     # image.
     run.claim("002", "Fig. 5" + where[name], "Single-colour images, and at times SVHN "
               "images, are reconstructed better than images of the training domain.",
               paper_value="able to reconstruct images of a single color and at times "
               "images from SVHN better than images from the distribution the GAN was "
               "trained on",
-              ours=f"single/train median error {single[name]:.3g}; share of "
+              ours=f"single/train median distance {single[name]:.3g}; share of "
               f"{svhn_words[name]} below the median train error {share[name]:.2f}",
               verdict=claims.all_of(
-                  claims.below(single[name], 1, what="single/train median error"),
+                  claims.below(single[name], 1, what="single/train median distance"),
                   claims.above(share[name], 0, what=f"share of {svhn_words[name]}")),
               scale=f"{scale5}; {n} images per group")
 
@@ -250,8 +257,8 @@ for name, reg in regs.items():
 # {glue:text}`c1-med-gen`, training digits with {glue:text}`c1-med-train` and test digits with
 # {glue:text}`c1-med-test`: training images are {glue:text}`c1-ratio` times further from the manifold
 # than generated ones (median), and test digits are {glue:text}`c1-test-vs-train` training digits. The
-# out-of-distribution groups have median errors {glue:text}`c1-ood-min-ratio` to
-# {glue:text}`c1-ood-max-ratio` times the training digits' ({glue:text}`c1-med-single` for single
+# out-of-distribution groups lie {glue:text}`c1-ood-min-ratio` to {glue:text}`c1-ood-max-ratio` times as
+# far as the training digits (median errors {glue:text}`c1-med-single` for single
 # colours, {glue:text}`c1-med-sklearn` for scikit-learn digits, {glue:text}`c1-med-photo` for photo
 # patches): an MNIST generator draws white strokes on black, and a single colour or a gray upscaled
 # digit differs from all of them in most pixels.
@@ -261,8 +268,9 @@ for name, reg in regs.items():
 # with {glue:text}`c1-nat-med-test`: training images are {glue:text}`c1-nat-ratio` times further from
 # the manifold than generated ones, and test patches are {glue:text}`c1-nat-test-vs-train` training
 # patches. Its out-of-distribution groups spread from {glue:text}`c1-nat-ood-min-ratio` to
-# {glue:text}`c1-nat-ood-max-ratio` times the training patches' median error. Single colours (median
-# {glue:text}`c1-nat-med-single`, {glue:text}`c1-nat-single-ratio` times the training patches') are
+# {glue:text}`c1-nat-ood-max-ratio` times the training patches' median distance. Single colours (median
+# error {glue:text}`c1-nat-med-single`, {glue:text}`c1-nat-single-ratio` times the training patches'
+# distance) are
 # {glue:text}`c1-nat-single-rel` training patches, by the bootstrap interval of the Fig. 5 claim below.
 # By their medians, texture patches ({glue:text}`c1-nat-med-texture`) are
 # {glue:text}`c1-nat-rel-texture` them, scikit-learn digits ({glue:text}`c1-nat-med-sklearn`)
@@ -428,7 +436,7 @@ for name, reg in regs.items():
     run.glue(f"{p}-other-err", float(split.best_other.quantile(0.5)), ".4f")
     run.glue(f"{p}-own-better", "better" if float(split.own.quantile(0.5))
              < float(split.best_other.quantile(0.5)) else "worse")
-    class_vs_full = float(split.own.quantile(0.5)) / med[name]["test"]
+    class_vs_full = (float(split.own.quantile(0.5)) / med[name]["test"]) ** 0.5
     run.glue(f"{p}-class-vs-full", class_vs_full, ".1f")
     run.glue(f"{p}-coarser", "coarser" if class_vs_full > 1 else "no coarser")
     if name == "MNIST":
@@ -453,10 +461,11 @@ for name, reg in regs.items():
               verdict=claims.above(acc_gap, 0, what="accuracy gap (1-NN - GANs)"),
               scale=scale_cls)
     # Fails if a class GAN's images of other classes are more than twice as far from
-    # its manifold as its own class's (ratio of median errors, bootstrap, wholly >= 2):
-    # "similar" = within a factor of 2.
+    # its manifold as its own class's (ratio of median distances, bootstrap, wholly >=
+    # 2): "similar" = within a factor of 2.
     other = claims.Estimate(*likelihoods.bootstrap_interval(
-        likelihoods.median_ratio, split.off_class, split.own, seed=reg["seed"]))
+        likelihoods.median_ratio, split.off_class.sqrt(), split.own.sqrt(),
+        seed=reg["seed"]))
     other_ratio[name] = other.value
     run.glue(f"{p}-other-ratio", other.value, ".1f")
     run.glue(f"{p}-other-rel", relation(other.value))
@@ -465,8 +474,8 @@ for name, reg in regs.items():
     run.claim("002", "Fig. 5 (left)" + where[name], "Images of another class are about "
               "as far from a GAN's manifold as images of the class it was trained on.",
               paper_value="The reconstruction error for birds or cars is similar",
-              ours=f"other-class / own-class median error {other:.2f}",
-              verdict=claims.below(other, 2, what="other/own median error"),
+              ours=f"other-class / own-class median distance {other:.2f}",
+              verdict=claims.below(other, 2, what="other/own median distance"),
               scale=scale_cls)
 
 # %% [markdown]
@@ -480,17 +489,17 @@ for name, reg in regs.items():
 # {glue:text}`c1-other-err`: by the median, the own class's GAN does {glue:text}`c1-own-better` than
 # the best of the others. A patch's own photo's GAN reconstructs it with {glue:text}`c1-nat-own-err`,
 # the best of the other eight with {glue:text}`c1-nat-other-err`: by the median, the own photo's GAN
-# does {glue:text}`c1-nat-own-better` than the best of the others. The small digit GANs are
-# {glue:text}`c1-coarser` than the full MNIST DCGAN (their median error on digits of their own class is
-# {glue:text}`c1-class-vs-full` times the full GAN's on test digits), the small photo GANs
-# {glue:text}`c1-nat-coarser` than the full natural-image DCGAN ({glue:text}`c1-nat-class-vs-full`
-# times).
+# does {glue:text}`c1-nat-own-better` than the best of the others. The digit class GANs reconstruct
+# digits of their own class {glue:text}`c1-class-vs-full` times as far (median distance) as the full
+# MNIST DCGAN reconstructs test digits, the photo class GANs {glue:text}`c1-nat-class-vs-full` times
+# as far as the full natural-image DCGAN; each ratio mixes the generators' quality with the class
+# GANs' smaller inversion budget (the scale column of their claims gives its steps).
 #
 # ## What carries over
 #
 # The scale is far from the paper's: small DCGANs on one-channel digits and on patches of nine
 # photographs instead of StyleGAN-XL, BigGAN, ReACGAN and StyleGAN2-ADA on CIFAR-10, ImageNet classes
-# and AFHQ; a few dozen images per group; inversion with a fifth of the paper's steps and half its
+# and AFHQ; {glue:text}`c1-group-sizes` images per group; inversion with a fifth of the paper's steps and half its
 # restarts; $\ell_2$ distances only. The table sets each claim's verdict under the two GANs side by
 # side (the claims table after it gives the numbers).
 
@@ -526,9 +535,9 @@ display(Markdown(pd.DataFrame([
 # The paper's failures come from manifolds that pass close to flat and out-of-domain images (its
 # Fig. 5). The MNIST DCGAN's manifold {glue:text}`c1-passes`: its OOD groups are
 # {glue:text}`c1-ood-min-ratio` to {glue:text}`c1-ood-max-ratio` times as far from it as its training
-# digits (median error), and the distance to the manifold and the 1-NN distance detect them with
+# digits (median distance), and the distance to the manifold and the 1-NN distance detect them with
 # AUROCs of {glue:text}`c1-auc-min` to {glue:text}`c1-auc-max`. Under a digit GAN, digits of the other
-# classes are {glue:text}`c1-other-rel` digits of its own class (median error ratio
+# classes are {glue:text}`c1-other-rel` digits of its own class (median distance ratio
 # {glue:text}`c1-other-ratio`), and the digit GANs {glue:text}`c1-cls-word` 1-NN.
 #
 # Against the MNIST DCGAN, the natural-image DCGAN is {glue:text}`c1-nat-closer`. Training patches are
@@ -536,11 +545,11 @@ display(Markdown(pd.DataFrame([
 # magnitude; the MNIST DCGAN: {glue:text}`c1-ratio`). Single colours are {glue:text}`c1-nat-single-rel`
 # its training patches and texture patches {glue:text}`c1-nat-rel-texture` them
 # ({glue:text}`c1-nat-below-texture` of the texture patches are reconstructed better than the median
-# training patch, {glue:text}`c1-nat-texture-note`); the reconstruction error tells them from test
-# patches with AUROCs of {glue:text}`c1-nat-auc-single` and {glue:text}`c1-nat-auc-texture` (single
+# training patch, {glue:text}`c1-nat-texture-note`); the reconstruction error scores them against
+# test patches at AUROCs of {glue:text}`c1-nat-auc-single` and {glue:text}`c1-nat-auc-texture` (single
 # colours: {glue:text}`c1-auc-single` under the MNIST DCGAN). Images of another photograph are
-# {glue:text}`c1-nat-other-rel` images of its own photograph under a photo GAN (other/own median error
-# {glue:text}`c1-nat-other-ratio`; the paper finds birds and cars reconstructed about equally well by a
+# {glue:text}`c1-nat-other-rel` images of its own photograph under a photo GAN (other/own median
+# distance {glue:text}`c1-nat-other-ratio`; the paper finds birds and cars reconstructed about equally well by a
 # bird GAN), and the photo GANs {glue:text}`c1-nat-cls-word` 1-NN.
 #
 # The paper's most surprising finding is that single colours and SVHN digits are reconstructed *better*
