@@ -84,7 +84,8 @@ def relation(r: float) -> str:
 
 
 def relation_ci(ratio: claims.Estimate) -> str:
-    """Words for a ratio of median distances with its bootstrap interval: "a is ... b"."""
+    """Words for a ratio of median distances with its bootstrap interval: "a is ...
+    b"."""
     if ratio.low > 1:
         return "further from the manifold than"
     if ratio.high < 1:
@@ -223,9 +224,9 @@ for name, reg in regs.items():
     else:
         scale3 = f"{natural_name}, width {reg['width']}"
         scale5 = f"{natural_name}; MNIST and sklearn digits stand in for SVHN"
-    # Fails if generated images are not reconstructed better than training images (ratio
-    # of median distances <= 1), or not by an order of magnitude (ratio <= 10), bootstrap
-    # over the images of both groups.
+    # Fails if generated images are not reconstructed better than training images
+    # (ratio of median distances <= 1), or not by an order of magnitude (ratio <= 10),
+    # bootstrap over the images of both groups.
     what = "train/generated median distance"
     run.claim("002", "Fig. 3" + where[name], "Generated images are recovered almost "
               "exactly; the reconstruction error of training images is an order of "
@@ -237,9 +238,9 @@ for name, reg in regs.items():
                                     claims.above(ratio[name], 10, what=what)),
               scale=f"{scale3}, {n} images per group, {reg['inv_steps']} steps x "
               f"{reg['inv_restarts']} restarts vs ~500-750 x ~4")
-    # Fails if single colours are not reconstructed better than training images (ratio
-    # of median distances >= 1), or no digit of the SVHN stand-in beats the median training
-    # image.
+    # Fails if single colours are not reconstructed better than training images
+    # (ratio of median distances >= 1), or no digit of the SVHN stand-in beats the
+    # median training image.
     run.claim("002", "Fig. 5" + where[name], "Single-colour images, and at times SVHN "
               "images, are reconstructed better than images of the training domain.",
               paper_value="able to reconstruct images of a single color and at times "
