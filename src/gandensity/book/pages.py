@@ -7,8 +7,8 @@ them into ``book/scale/<name>.ipynb``, with a note under its title that says wha
 CI does not re-execute it (its last line, as every chapter's, states its runtime), and a last cell that sets
 its verdicts beside the published chapter's. Such a run takes up to an hour on this project's 2-core machines,
 so ``make test`` does not re-execute it (nbval runs ``book/*.ipynb`` only); ``tests/test_book_fresh.py`` checks
-that it is current all the same: the chapter's code cells, the registered profile and parameters, the package code version,
-no error output, claims, and a runtime within :data:`PAGE_BUDGET_S`.
+that it is current all the same: the chapter's code cells, the registered profile and parameters, the package
+code version, no error output, claims, and a runtime within :data:`PAGE_BUDGET_S`.
 
 A page's claims join the scorecard with the page as their chapter, so a claim tested at both scales has two
 rows, one per scale.

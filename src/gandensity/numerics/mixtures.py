@@ -143,8 +143,8 @@ class RingProfile(NamedTuple):
 @torch.no_grad()
 def ring_profile(log_density: Callable[[Tensor], Tensor], target: GaussianMixture2d) -> RingProfile:
     """Where a 2-D ``log_density`` (B, 2) -> (B,) puts its mass along the ring mixture ``target`` (its means on
-    one circle, in any order): its value at the modes, between them and at the centre (see :class:`RingProfile`).
-    """
+    one circle about their centroid, in any order): its value at the modes, between them and at the centre
+    (see :class:`RingProfile`)."""
     means = target.means.double()
     centre = means.mean(0)
     radii = (means - centre).norm(dim=1)
