@@ -15,7 +15,8 @@ general ``sqrtm`` of the non-symmetric product, which can return complex parts o
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 
