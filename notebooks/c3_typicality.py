@@ -220,7 +220,7 @@ run.glue("c3-repeats", n_max / min(sizes), ".1f")
 run.glue("c3-ais-steps",
          names(sorted({str(r["ais_steps"]) for r in regimes.values()})))
 # A pass rate is a step function of a group's mean and spread, and a resampled group
-# repeats images, so its bootstrap distribution need not be centred on the full-data rate.
+# repeats images, so its bootstrap distribution need not centre on the full-data rate.
 missed = [f"{key} {name} at N={n}: {e:.2f}" for key in regimes
           for name, by_n in fracs[key].items() for n, e in by_n.items()
           if not e.low <= e.value <= e.high]

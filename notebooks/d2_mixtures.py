@@ -635,12 +635,12 @@ run.glue("d2-fig7-reading", (
 run.glue("d2-last-step", last)
 run.glue("d2-n-max", n_max, ",")
 print(f"K = {cfg.normalizer_samples}: drift {drift:.2f} nats, bias {bias:.2f} nats")
-print(f"K = 1: sd of alpha-hat, n = {n_max} over n = 1: {sd_ratio:.2f} "
-      "(range over snapshots)")
+print(f"K = 1: sd of alpha-hat, n = {n_max} over n = 1: {sd_ratio:.2f}")
+print("  (range over snapshots)")
 run.glue("d2-sd-ratio-verb", "shrinks to" if sd_ratio.high < 1 else
          "grows to" if sd_ratio.low > 1 else "stays at")
 # An sd of a mean that grows with n: the weights' tail is heavy enough that the
-# repeats at n = 1 miss the rare large weights that a mean of n_max draws likely includes.
+# repeats at n = 1 miss the rare large weights that a mean of n_max draws may include.
 run.glue("d2-sd-reading", (
     f"A spread that grows with n is the mark of heavy-tailed weights: the "
     f"{cfg.alpha_repeats} single draws at n = 1 miss the rare large weights that a "
